@@ -1,0 +1,82 @@
+//! Field-level reading and writing shared by every packet (spec 1.5).
+
+use crate::{ByteStr, Error};
+use bytes::{Buf, BufMut, Bytes};
+
+/// Reads fields from a packet body, failing with [`Error::UnexpectedEof`]
+/// instead of panicking when the peer's packet is shorter than its fields.
+pub struct Reader {
+    body: Bytes,
+}
+
+impl Reader {
+    pub fn new(body: Bytes) -> Self {
+        Reader { body }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.body.len()
+    }
+
+    pub fn u8(&mut self) -> Result<u8, Error> {
+        if self.body.is_empty() {
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(self.body.get_u8())
+    }
+
+    pub fn u16(&mut self) -> Result<u16, Error> {
+        if self.body.len() < 2 {
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(self.body.get_u16())
+    }
+
+    /// A packet identifier, which is never 0 (spec 2.3.1).
+    pub fn packet_id(&mut self) -> Result<u16, Error> {
+        match self.u16()? {
+            0 => Err(Error::ZeroPacketId),
+            id => Ok(id),
+        }
+    }
+
+    /// Two-byte length followed by that many bytes.
+    pub fn binary(&mut self) -> Result<Bytes, Error> {
+        let len = usize::from(self.u16()?);
+        if self.body.len() < len {
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(self.body.split_to(len))
+    }
+
+    pub fn string(&mut self) -> Result<ByteStr, Error> {
+        ByteStr::from_utf8(self.binary()?)
+    }
+
+    /// Everything left, e.g. a PUBLISH payload.
+    pub fn rest(&mut self) -> Bytes {
+        core::mem::take(&mut self.body)
+    }
+
+    pub fn finish(self) -> Result<(), Error> {
+        match self.body.len() {
+            0 => Ok(()),
+            n => Err(Error::TrailingBytes(n)),
+        }
+    }
+}
+
+/// Encoded size of a length-prefixed string or binary field, or an error if
+/// it cannot be expressed in two length bytes.
+pub fn field_len(bytes: &[u8]) -> Result<usize, Error> {
+    if bytes.len() > usize::from(u16::MAX) {
+        return Err(Error::FieldTooLong(bytes.len()));
+    }
+    Ok(2 + bytes.len())
+}
+
+/// Writes a field whose length [`field_len`] already checked.
+pub fn put_field(buf: &mut impl BufMut, bytes: &[u8]) {
+    buf.put_u16(bytes.len() as u16);
+    buf.put_slice(bytes);
+}

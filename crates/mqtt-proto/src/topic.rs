@@ -1,0 +1,122 @@
+//! Topic names and filters (spec 4.7).
+
+use crate::Error;
+
+/// Checks a topic name a PUBLISH or Will may carry: not empty, no wildcards.
+pub fn validate_topic_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::EmptyTopic);
+    }
+    if name.contains(['+', '#']) {
+        return Err(Error::WildcardInTopicName);
+    }
+    if name.contains('\0') {
+        return Err(Error::NullCharacter);
+    }
+    Ok(())
+}
+
+/// Checks a topic filter: `+` fills a whole level, `#` fills the whole last level.
+pub fn validate_topic_filter(filter: &str) -> Result<(), Error> {
+    if filter.is_empty() {
+        return Err(Error::EmptyTopic);
+    }
+    if filter.contains('\0') {
+        return Err(Error::NullCharacter);
+    }
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let is_last = levels.peek().is_none();
+        let ok = match level {
+            "+" => true,
+            "#" => is_last,
+            other => !other.contains(['+', '#']),
+        };
+        if !ok {
+            return Err(Error::InvalidWildcard);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a valid `filter` matches a valid topic `name`.
+///
+/// A filter starting with a wildcard does not match a topic starting with `$`
+/// (spec 4.7.2), so `#` does not see `$SYS/...`.
+pub fn filter_matches(filter: &str, name: &str) -> bool {
+    if name.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut filter_levels = filter.split('/');
+    let mut name_levels = name.split('/');
+    loop {
+        match (filter_levels.next(), name_levels.next()) {
+            // "#" also matches the parent level: "a/#" matches "a".
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(f), Some(n)) if f == n => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert_eq!(validate_topic_name("sensors/a/temperature"), Ok(()));
+        assert_eq!(validate_topic_name("/"), Ok(()));
+        assert_eq!(validate_topic_name(""), Err(Error::EmptyTopic));
+        assert_eq!(
+            validate_topic_name("sensors/+/t"),
+            Err(Error::WildcardInTopicName)
+        );
+        assert_eq!(validate_topic_name("a#"), Err(Error::WildcardInTopicName));
+    }
+
+    #[test]
+    fn topic_filters_from_spec_examples() {
+        for ok in ["#", "+", "+/+", "/+", "sport/#", "sport/tennis/+", "+/tennis/#", "a//b"] {
+            assert_eq!(validate_topic_filter(ok), Ok(()), "{ok}");
+        }
+        for bad in ["sport/tennis#", "sport/tennis/#/ranking", "sport+", "#/a", "a/b+/c"] {
+            assert_eq!(validate_topic_filter(bad), Err(Error::InvalidWildcard), "{bad}");
+        }
+        assert_eq!(validate_topic_filter(""), Err(Error::EmptyTopic));
+    }
+
+    #[test]
+    fn matching_follows_spec_4_7_1() {
+        let cases = [
+            ("sport/tennis/player1/#", "sport/tennis/player1", true),
+            ("sport/tennis/player1/#", "sport/tennis/player1/ranking", true),
+            ("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true),
+            ("sport/#", "sport", true),
+            ("sport/tennis/+", "sport/tennis/player1", true),
+            ("sport/tennis/+", "sport/tennis/player1/ranking", false),
+            ("sport/+", "sport", false),
+            ("sport/+", "sport/", true),
+            ("+/+", "/finance", true),
+            ("/+", "/finance", true),
+            ("+", "/finance", false),
+            ("sensors/+/temperature", "sensors/e2e/temperature", true),
+            ("sensors/+/temperature", "sensors/e2e/moisture", false),
+            ("a/b", "a/b/c", false),
+            ("a/b/c", "a/b", false),
+        ];
+        for (filter, name, expected) in cases {
+            assert_eq!(filter_matches(filter, name), expected, "{filter} vs {name}");
+        }
+    }
+
+    #[test]
+    fn leading_wildcards_skip_dollar_topics() {
+        assert!(!filter_matches("#", "$SYS/broker/uptime"));
+        assert!(!filter_matches("+/monitor/Clients", "$SYS/monitor/Clients"));
+        assert!(filter_matches("$SYS/#", "$SYS/broker/uptime"));
+        assert!(filter_matches("$SYS/monitor/+", "$SYS/monitor/Clients"));
+    }
+}

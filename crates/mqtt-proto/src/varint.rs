@@ -1,0 +1,102 @@
+//! The variable byte integer MQTT uses for the remaining length (spec 2.2.3).
+
+use crate::Error;
+use bytes::BufMut;
+
+/// The largest value four bytes can hold.
+pub const MAX: usize = 268_435_455;
+
+/// Reads a variable byte integer from the start of `buf`.
+///
+/// Returns `Ok(None)` when `buf` ends before the integer does, and
+/// `Ok(Some((value, bytes_used)))` otherwise.
+pub fn read(buf: &[u8]) -> Result<Option<(usize, usize)>, Error> {
+    let mut value = 0usize;
+    for (i, byte) in buf.iter().enumerate() {
+        if i == 4 {
+            return Err(Error::MalformedRemainingLength);
+        }
+        value |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((value, i + 1)));
+        }
+    }
+    if buf.len() >= 4 {
+        return Err(Error::MalformedRemainingLength);
+    }
+    Ok(None)
+}
+
+/// How many bytes [`write`] uses for `value`.
+pub fn len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+/// Writes `value`, which must not exceed [`MAX`].
+pub fn write(mut value: usize, buf: &mut impl BufMut) {
+    debug_assert!(value <= MAX);
+    loop {
+        let mut byte = (value % 128) as u8;
+        value /= 128;
+        if value > 0 {
+            byte |= 0x80;
+        }
+        buf.put_u8(byte);
+        if value == 0 {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    // Boundary values from the table in MQTT 3.1.1 section 2.2.3.
+    const TABLE: &[(usize, &[u8])] = &[
+        (0, &[0x00]),
+        (127, &[0x7F]),
+        (128, &[0x80, 0x01]),
+        (16_383, &[0xFF, 0x7F]),
+        (16_384, &[0x80, 0x80, 0x01]),
+        (2_097_151, &[0xFF, 0xFF, 0x7F]),
+        (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+        (268_435_455, &[0xFF, 0xFF, 0xFF, 0x7F]),
+    ];
+
+    #[test]
+    fn spec_table_decodes_and_encodes() {
+        for &(value, bytes) in TABLE {
+            assert_eq!(read(bytes), Ok(Some((value, bytes.len()))), "{value}");
+            let mut out = Vec::new();
+            write(value, &mut out);
+            assert_eq!(out, bytes, "{value}");
+            assert_eq!(len(value), bytes.len());
+        }
+    }
+
+    #[test]
+    fn incomplete_integer_asks_for_more() {
+        assert_eq!(read(&[]), Ok(None));
+        assert_eq!(read(&[0x80]), Ok(None));
+        assert_eq!(read(&[0xFF, 0xFF, 0xFF]), Ok(None));
+    }
+
+    #[test]
+    fn fifth_byte_is_malformed() {
+        assert_eq!(
+            read(&[0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
+            Err(Error::MalformedRemainingLength)
+        );
+        assert_eq!(
+            read(&[0x80, 0x80, 0x80, 0x80]),
+            Err(Error::MalformedRemainingLength)
+        );
+    }
+}
