@@ -1,0 +1,238 @@
+//! Simulated sensor devices. Each is a real MQTT client that connects to the
+//! bridge's own TCP listener over loopback and drives `mqtt-proto`'s
+//! [`ClientSession`], exactly as firmware on a NodeMCU board would talk to it.
+
+use anyhow::{bail, Context};
+use bytes::{Bytes, BytesMut};
+use mqtt_proto::{ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, QoS};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DemoDevice {
+    pub name: &'static str,
+    /// Temperature (°C) the reading drifts around.
+    pub base_temperature: f64,
+    /// Soil moisture (%) the reading drifts around.
+    pub base_moisture: f64,
+}
+
+pub const DEVICES: [DemoDevice; 3] = [
+    DemoDevice {
+        name: "greenhouse-1",
+        base_temperature: 24.5,
+        base_moisture: 62.0,
+    },
+    DemoDevice {
+        name: "greenhouse-2",
+        base_temperature: 21.0,
+        base_moisture: 48.0,
+    },
+    DemoDevice {
+        name: "orchard",
+        base_temperature: 16.5,
+        base_moisture: 33.0,
+    },
+];
+
+const READING_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where a device on this machine reaches a listener bound to `addr`
+/// (a wildcard bind is reached over loopback).
+pub fn loopback_target(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// Slowly varying, plausible readings: a mean-reverting random walk.
+#[derive(Debug, Clone)]
+pub struct Sensor {
+    rng: u64,
+    base_temperature: f64,
+    base_moisture: f64,
+    pub temperature: f64,
+    pub moisture: f64,
+}
+
+impl Sensor {
+    pub fn new(device: &DemoDevice, seed: u64) -> Self {
+        Sensor {
+            rng: seed | 1,
+            base_temperature: device.base_temperature,
+            base_moisture: device.base_moisture,
+            temperature: device.base_temperature,
+            moisture: device.base_moisture,
+        }
+    }
+
+    /// Uniform in [-1, 1), from xorshift64: no dependency for a toy signal.
+    fn noise(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    /// Advances one reading interval.
+    pub fn step(&mut self) {
+        let t_noise = self.noise();
+        let m_noise = self.noise();
+        self.temperature += 0.08 * (self.base_temperature - self.temperature) + 0.25 * t_noise;
+        self.moisture += 0.05 * (self.base_moisture - self.moisture) + 0.6 * m_noise;
+        self.moisture = self.moisture.clamp(0.0, 100.0);
+    }
+}
+
+fn topic(device: &str, leaf: &str) -> ByteStr {
+    ByteStr::from(format!("sensors/{device}/{leaf}"))
+}
+
+fn reading(value: f64) -> Bytes {
+    Bytes::from(format!("{value:.1}"))
+}
+
+/// FNV-1a, so devices started in the same nanosecond still differ.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Runs one device until `shutdown`, reconnecting with backoff when the
+/// connection drops.
+pub async fn run_device(device: DemoDevice, target: SocketAddr, shutdown: CancellationToken) {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ name_hash(device.name);
+    let mut sensor = Sensor::new(&device, seed);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match connect_and_publish(&device, &mut sensor, target, &shutdown).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(device = device.name, error = %format!("{e:#}"), "demo device disconnected; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One connection's life: `Ok(())` on shutdown, an error when the link failed.
+async fn connect_and_publish(
+    device: &DemoDevice,
+    sensor: &mut Sensor,
+    target: SocketAddr,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect(target)
+        .await
+        .with_context(|| format!("connecting to {target}"))?;
+    let _ = stream.set_nodelay(true);
+    let origin = Instant::now();
+    let now = || ProtoInstant::from_millis(origin.elapsed().as_millis() as u64);
+
+    let mut config = ClientConfig::new(format!("demo-{}", device.name));
+    config.keep_alive_secs = 30;
+    config.will = Some(LastWill {
+        topic: topic(device.name, "status"),
+        payload: Bytes::from_static(b"offline"),
+        qos: QoS::AtMostOnce,
+        retain: true,
+    });
+    let mut session = ClientSession::new(config);
+    session.connect(now())?;
+
+    let mut received = BytesMut::with_capacity(1024);
+    let mut readings = tokio::time::interval(READING_INTERVAL);
+    let mut connected = false;
+    loop {
+        while let Some(event) = session.poll_event() {
+            match event {
+                Event::Connected { .. } => {
+                    connected = true;
+                    session.publish(topic(device.name, "status"), Bytes::from_static(b"online"), true, now())?;
+                    tracing::debug!(device = device.name, "demo device online");
+                }
+                Event::Disconnected(reason) => bail!("session ended: {reason:?}"),
+                _ => {}
+            }
+        }
+        while let Some(bytes) = session.poll_transmit() {
+            stream.write_all(&bytes).await?;
+        }
+        let deadline = session
+            .poll_timeout()
+            .map(|t| origin + Duration::from_millis(t.as_millis()));
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                if connected {
+                    session.publish(topic(device.name, "status"), Bytes::from_static(b"offline"), true, now())?;
+                }
+                session.disconnect(now());
+                while let Some(bytes) = session.poll_transmit() {
+                    stream.write_all(&bytes).await?;
+                }
+                return Ok(());
+            }
+            n = stream.read_buf(&mut received) => {
+                if n? == 0 {
+                    bail!("bridge closed the connection");
+                }
+                session.handle_bytes(&received, now());
+                received.clear();
+            }
+            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                session.handle_timeout(now());
+            }
+            _ = readings.tick(), if connected => {
+                sensor.step();
+                session.publish(topic(device.name, "temperature"), reading(sensor.temperature), false, now())?;
+                session.publish(topic(device.name, "moisture"), reading(sensor.moisture), false, now())?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_stay_plausible_and_vary_slowly() {
+        for device in &DEVICES {
+            let mut sensor = Sensor::new(device, 42);
+            let mut distinct = std::collections::BTreeSet::new();
+            for _ in 0..10_000 {
+                let (t0, m0) = (sensor.temperature, sensor.moisture);
+                sensor.step();
+                assert!((sensor.temperature - t0).abs() < 1.5, "temperature jumps");
+                assert!((sensor.moisture - m0).abs() < 4.0, "moisture jumps");
+                assert!((5.0..40.0).contains(&sensor.temperature), "{}", sensor.temperature);
+                assert!((0.0..=100.0).contains(&sensor.moisture));
+                distinct.insert(format!("{:.1}", sensor.temperature));
+            }
+            assert!(distinct.len() > 20, "readings vary");
+        }
+    }
+
+    #[test]
+    fn wildcard_binds_are_reached_over_loopback() {
+        let any: SocketAddr = "0.0.0.0:1883".parse().expect("literal");
+        assert_eq!(loopback_target(any), "127.0.0.1:1883".parse().expect("literal"));
+        let local: SocketAddr = "127.0.0.2:9".parse().expect("literal");
+        assert_eq!(loopback_target(local), local);
+    }
+}

@@ -1,0 +1,124 @@
+//! The bridge: the MQTT broker devices (over TCP) and browsers (over
+//! WebSocket) meet at.
+//!
+//! Map of the crate, in the order bytes flow:
+//! - [`listener`]: TCP and WebSocket accept loops; the WebSocket upgrade checks
+//!   the path and negotiates the `mqtt` subprotocol.
+//! - [`transport`]: one byte-stream type over both kinds of socket.
+//! - [`connection`]: framing, whole packets in and out via `mqtt-proto`.
+//! - [`session`]: one client's protocol loop (handshake, keepalive, acks).
+//! - [`router`]: connected sessions, their subscriptions, fan-out to bounded queues.
+//! - [`trie`]: the subscription index the router matches topics against.
+//! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
+//!
+//! Shutdown is explicit: [`Bridge::run`] cancels one token that every accept
+//! loop, session and device watches, then waits until all of them have finished.
+
+pub mod connection;
+pub mod demo;
+pub mod listener;
+pub mod router;
+pub mod session;
+pub mod transport;
+pub mod trie;
+
+use anyhow::Context;
+use listener::Shared;
+use router::Router;
+use session::SessionSettings;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tcp: SocketAddr,
+    pub ws: SocketAddr,
+    pub demo: bool,
+    /// Largest packet accepted from a client; larger ones close the connection.
+    pub max_packet_size: usize,
+    /// Messages queued per session before QoS 0 deliveries to it are dropped.
+    pub outbound_queue: usize,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tcp: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            ws: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            demo: false,
+            max_packet_size: 1024 * 1024,
+            outbound_queue: 1024,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A bridge whose listeners are bound but not yet accepting.
+pub struct Bridge {
+    config: Config,
+    tcp: TcpListener,
+    ws: TcpListener,
+    router: Arc<Router>,
+}
+
+impl Bridge {
+    pub async fn bind(config: Config) -> anyhow::Result<Bridge> {
+        let tcp = TcpListener::bind(config.tcp)
+            .await
+            .with_context(|| format!("binding the TCP listener to {}", config.tcp))?;
+        let ws = TcpListener::bind(config.ws)
+            .await
+            .with_context(|| format!("binding the WebSocket listener to {}", config.ws))?;
+        let router = Arc::new(Router::new(config.outbound_queue));
+        Ok(Bridge {
+            config,
+            tcp,
+            ws,
+            router,
+        })
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp.local_addr().unwrap_or(self.config.tcp)
+    }
+
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws.local_addr().unwrap_or(self.config.ws)
+    }
+
+    pub fn router(&self) -> Arc<Router> {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then waits for every connection
+    /// and demo device to finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tasks = TaskTracker::new();
+        let shared = Shared {
+            router: self.router.clone(),
+            settings: Arc::new(SessionSettings {
+                connect_timeout: self.config.connect_timeout,
+            }),
+            max_packet_size: self.config.max_packet_size,
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        };
+        let device_target = demo::loopback_target(self.tcp_addr());
+        tasks.spawn(listener::accept_tcp(self.tcp, shared.clone()));
+        tasks.spawn(listener::accept_ws(self.ws, shared));
+        if self.config.demo {
+            for device in demo::DEVICES {
+                tasks.spawn(demo::run_device(device, device_target, shutdown.clone()));
+            }
+        }
+        shutdown.cancelled().await;
+        tasks.close();
+        tasks.wait().await;
+    }
+}

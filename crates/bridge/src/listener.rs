@@ -1,0 +1,137 @@
+//! Accept loops: each turns a socket into a [`Transport`] and hands it to a session.
+
+use crate::connection::Connection;
+use crate::session::{self, SessionSettings};
+use crate::router::Router;
+use crate::transport::Transport;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The path browsers connect to, as Mosquitto, EMQX and HiveMQ use.
+pub const WS_PATH: &str = "/mqtt";
+/// WebSocket subprotocols we speak, preferred first (spec 6.0; "mqttv3.1" is
+/// what MQTT 3.1 clients such as older Paho JavaScript ask for).
+const SUBPROTOCOLS: &[&str] = &["mqtt", "mqttv3.1"];
+/// How long a WebSocket upgrade may take before the socket is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every accept loop needs to start sessions.
+#[derive(Clone)]
+pub struct Shared {
+    pub router: Arc<Router>,
+    pub settings: Arc<SessionSettings>,
+    pub max_packet_size: usize,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+pub async fn accept_tcp(listener: TcpListener, shared: Shared) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Connection::new(Transport::Tcp(stream), shared.max_packet_size);
+        let s = shared.clone();
+        shared.tasks.spawn(session::run(
+            conn,
+            peer.to_string(),
+            s.router,
+            s.settings,
+            s.shutdown,
+        ));
+    }
+}
+
+pub async fn accept_ws(listener: TcpListener, shared: Shared) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WebSocket accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let s = shared.clone();
+        shared.tasks.spawn(async move {
+            let upgrade = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, s.max_packet_size));
+            let ws = tokio::select! {
+                _ = s.shutdown.cancelled() => return,
+                ws = upgrade => ws,
+            };
+            match ws {
+                Ok(Ok(ws)) => {
+                    let conn = Connection::new(Transport::WebSocket(Box::new(ws)), s.max_packet_size);
+                    session::run(conn, peer.to_string(), s.router, s.settings, s.shutdown).await;
+                }
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "WebSocket upgrade refused"),
+                Err(_) => tracing::info!(%peer, "WebSocket upgrade timed out"),
+            }
+        });
+    }
+}
+
+async fn upgrade(
+    stream: TcpStream,
+    max_packet_size: usize,
+) -> Result<tokio_tungstenite::WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_packet_size))
+        .max_frame_size(Some(max_packet_size));
+    tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(config)).await
+}
+
+/// Accepts only [`WS_PATH`] and picks an MQTT subprotocol when the client offers any.
+fn negotiate(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+    if request.uri().path() != WS_PATH {
+        return Err(refusal(StatusCode::NOT_FOUND, "MQTT is served at /mqtt"));
+    }
+    let Some(offered) = request.headers().get("sec-websocket-protocol") else {
+        // Some clients send no subprotocol at all; the bytes are MQTT either way.
+        return Ok(response);
+    };
+    let offered: Vec<&str> = offered
+        .to_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    match SUBPROTOCOLS.iter().find(|p| offered.contains(p)) {
+        Some(chosen) => {
+            response
+                .headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static(chosen));
+            Ok(response)
+        }
+        None => Err(refusal(
+            StatusCode::BAD_REQUEST,
+            "no supported WebSocket subprotocol; offer \"mqtt\"",
+        )),
+    }
+}
+
+fn refusal(status: StatusCode, why: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(why.to_owned()));
+    *response.status_mut() = status;
+    response
+}

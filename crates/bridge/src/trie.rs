@@ -1,0 +1,163 @@
+//! Which sessions want a topic: subscriptions stored by topic level.
+
+use mqtt_proto::QoS;
+use std::collections::HashMap;
+
+/// Identifies one live session inside the bridge.
+pub type SessionKey = u64;
+
+/// Topic filters stored level by level, so a publish visits only the branches
+/// its topic can match (exact level, `+`, `#`) instead of every subscription.
+#[derive(Debug, Default)]
+pub struct SubscriptionTrie {
+    root: Node,
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    children: HashMap<Box<str>, Node>,
+    subscribers: HashMap<SessionKey, QoS>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.subscribers.is_empty()
+    }
+}
+
+impl SubscriptionTrie {
+    /// Number of (filter, session) pairs stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds or replaces `session`'s subscription to a validated `filter`.
+    pub fn insert(&mut self, filter: &str, session: SessionKey, qos: QoS) {
+        let mut node = &mut self.root;
+        for level in filter.split('/') {
+            node = node.children.entry(level.into()).or_default();
+        }
+        if node.subscribers.insert(session, qos).is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// Removes `session`'s subscription to `filter`; returns whether it existed.
+    pub fn remove(&mut self, filter: &str, session: SessionKey) -> bool {
+        let levels: Vec<&str> = filter.split('/').collect();
+        let removed = Self::remove_at(&mut self.root, &levels, session);
+        if removed {
+            self.len -= 1;
+        }
+        removed
+    }
+
+    fn remove_at(node: &mut Node, levels: &[&str], session: SessionKey) -> bool {
+        let Some((first, rest)) = levels.split_first() else {
+            return node.subscribers.remove(&session).is_some();
+        };
+        let Some(child) = node.children.get_mut(*first) else {
+            return false;
+        };
+        let removed = Self::remove_at(child, rest, session);
+        // Prune branches nobody subscribes under any more.
+        if child.is_empty() {
+            node.children.remove(*first);
+        }
+        removed
+    }
+
+    /// Calls `visit` for every subscription matching topic `name`, once per
+    /// matching filter (a session with overlapping filters is visited more than once).
+    pub fn for_each_match(&self, name: &str, mut visit: impl FnMut(SessionKey, QoS)) {
+        let levels: Vec<&str> = name.split('/').collect();
+        let dollar = name.starts_with('$');
+        Self::match_at(&self.root, &levels, !dollar, &mut visit);
+    }
+
+    fn match_at(
+        node: &Node,
+        levels: &[&str],
+        wildcards_allowed: bool,
+        visit: &mut impl FnMut(SessionKey, QoS),
+    ) {
+        if wildcards_allowed {
+            // "#" matches this level and everything below, including nothing ("a/#" matches "a").
+            if let Some(hash) = node.children.get("#") {
+                hash.subscribers.iter().for_each(|(&k, &q)| visit(k, q));
+            }
+        }
+        let Some((first, rest)) = levels.split_first() else {
+            node.subscribers.iter().for_each(|(&k, &q)| visit(k, q));
+            return;
+        };
+        if let Some(child) = node.children.get(*first) {
+            Self::match_at(child, rest, true, visit);
+        }
+        if wildcards_allowed {
+            if let Some(plus) = node.children.get("+") {
+                Self::match_at(plus, rest, true, visit);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_proto::topic::filter_matches;
+
+    fn matches(trie: &SubscriptionTrie, name: &str) -> Vec<SessionKey> {
+        let mut keys = Vec::new();
+        trie.for_each_match(name, |k, _| keys.push(k));
+        keys.sort();
+        keys
+    }
+
+    const FILTERS: &[&str] = &[
+        "#", "+", "+/+", "/+", "a", "a/b", "a/+", "a/#", "a/+/c", "+/b/#", "$SYS/#", "$SYS/+",
+        "a/b/c/d", "sensors/+/temperature", "sensors/#",
+    ];
+    const TOPICS: &[&str] = &[
+        "a", "a/b", "a/b/c", "a/x/c", "/x", "b", "$SYS/uptime", "$SYS/a/b", "a/b/c/d",
+        "sensors/e2e/temperature", "sensors/e2e/moisture", "x/b", "x/b/y", "a/",
+    ];
+
+    #[test]
+    fn agrees_with_filter_matches() {
+        let mut trie = SubscriptionTrie::default();
+        for (i, f) in FILTERS.iter().enumerate() {
+            trie.insert(f, i as SessionKey, QoS::AtMostOnce);
+        }
+        for topic in TOPICS {
+            let expected: Vec<SessionKey> = FILTERS
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| filter_matches(f, topic))
+                .map(|(i, _)| i as SessionKey)
+                .collect();
+            assert_eq!(matches(&trie, topic), expected, "topic {topic}");
+        }
+    }
+
+    #[test]
+    fn remove_prunes_and_counts() {
+        let mut trie = SubscriptionTrie::default();
+        trie.insert("a/+/c", 1, QoS::AtMostOnce);
+        trie.insert("a/+/c", 1, QoS::AtLeastOnce);
+        trie.insert("a/b", 2, QoS::AtMostOnce);
+        assert_eq!(trie.len(), 2);
+        assert!(!trie.remove("a/+/c", 2));
+        assert!(trie.remove("a/+/c", 1));
+        assert!(!trie.remove("a/+/c", 1));
+        assert_eq!(matches(&trie, "a/x/c"), Vec::<SessionKey>::new());
+        assert!(trie.remove("a/b", 2));
+        assert!(trie.is_empty());
+        assert!(trie.root.is_empty(), "empty branches are pruned");
+    }
+}

@@ -1,0 +1,232 @@
+//! Helpers for tests that run the real `bridge` binary and talk to it over sockets.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use mqtt_proto::{Packet, StreamDecoder};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// The bridge binary on free ports; killed when dropped, also when a test fails.
+pub struct RunningBridge {
+    child: Child,
+    pub tcp: SocketAddr,
+    pub ws: SocketAddr,
+}
+
+impl RunningBridge {
+    pub async fn start(extra_args: &[&str]) -> RunningBridge {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bridge"))
+            .args(["--tcp", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("bridge binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut first = String::new();
+        timeout(WAIT, BufReader::new(stdout).read_line(&mut first))
+            .await
+            .expect("bridge prints its addresses in time")
+            .expect("stdout readable");
+        let (tcp, ws) = parse_address_line(&first);
+        RunningBridge { child, tcp, ws }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Reads `tcp=ADDR ws=ADDR` from the bridge's first stdout line.
+pub fn parse_address_line(line: &str) -> (SocketAddr, SocketAddr) {
+    let field = |name: &str| -> SocketAddr {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+            .parse()
+            .expect("address parses")
+    };
+    (field("tcp="), field("ws="))
+}
+
+/// A CONNECT for MQTT 3.1.1 with a clean session and no keepalive, by hand
+/// from spec section 3.1.
+pub fn connect_bytes(client_id: &str) -> Vec<u8> {
+    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x00];
+    body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
+    body.extend_from_slice(client_id.as_bytes());
+    frame(0x10, &body)
+}
+
+pub fn subscribe_bytes(packet_id: u16, filter: &str) -> Vec<u8> {
+    let mut body = packet_id.to_be_bytes().to_vec();
+    body.extend_from_slice(&(filter.len() as u16).to_be_bytes());
+    body.extend_from_slice(filter.as_bytes());
+    body.push(0x00);
+    frame(0x82, &body)
+}
+
+pub fn publish_bytes(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let mut body = (topic.len() as u16).to_be_bytes().to_vec();
+    body.extend_from_slice(topic.as_bytes());
+    body.extend_from_slice(payload);
+    frame(0x30, &body)
+}
+
+/// Fixed header (short remaining lengths only) plus body.
+pub fn frame(first_byte: u8, body: &[u8]) -> Vec<u8> {
+    assert!(body.len() < 128, "test frames are small");
+    let mut v = vec![first_byte, body.len() as u8];
+    v.extend_from_slice(body);
+    v
+}
+
+pub const CONNACK_ACCEPTED: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
+
+/// A client that writes raw bytes and reads raw bytes, over TCP or WebSocket.
+pub enum RawClient {
+    Tcp(TcpStream),
+    Ws(Box<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>>),
+}
+
+impl RawClient {
+    pub async fn tcp(addr: SocketAddr) -> RawClient {
+        RawClient::Tcp(TcpStream::connect(addr).await.expect("TCP connect"))
+    }
+
+    pub async fn ws(addr: SocketAddr) -> RawClient {
+        let mut request = format!("ws://{addr}/mqtt")
+            .into_client_request()
+            .expect("valid URL");
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "mqtt".parse().expect("header"));
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("WebSocket upgrade");
+        assert_eq!(
+            response.headers().get("sec-websocket-protocol").map(|v| v.as_bytes()),
+            Some(&b"mqtt"[..]),
+            "bridge negotiates the mqtt subprotocol"
+        );
+        RawClient::Ws(Box::new(ws))
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        match self {
+            RawClient::Tcp(s) => s.write_all(bytes).await.expect("write"),
+            RawClient::Ws(ws) => ws
+                .send(Message::Binary(Bytes::copy_from_slice(bytes)))
+                .await
+                .expect("ws send"),
+        }
+    }
+
+    /// Reads exactly `n` bytes (TCP) or the next binary frame's bytes (WS, checked to be `n` long).
+    pub async fn recv_exact(&mut self, n: usize) -> Vec<u8> {
+        timeout(WAIT, async {
+            match self {
+                RawClient::Tcp(s) => {
+                    let mut buf = vec![0; n];
+                    s.read_exact(&mut buf).await.expect("read");
+                    buf
+                }
+                RawClient::Ws(ws) => loop {
+                    match ws.next().await.expect("ws open").expect("ws frame") {
+                        Message::Binary(b) => break b.to_vec(),
+                        _ => continue,
+                    }
+                },
+            }
+        })
+        .await
+        .expect("bytes arrive in time")
+    }
+
+    /// Connects with a raw CONNECT and checks the raw CONNACK.
+    pub async fn handshake(&mut self, client_id: &str) {
+        self.send(&connect_bytes(client_id)).await;
+        assert_eq!(self.recv_exact(4).await, CONNACK_ACCEPTED);
+    }
+
+    /// Subscribes and checks the SUBACK grants QoS 0.
+    pub async fn subscribe(&mut self, packet_id: u16, filter: &str) {
+        self.send(&subscribe_bytes(packet_id, filter)).await;
+        let id = packet_id.to_be_bytes();
+        assert_eq!(self.recv_exact(5).await, [0x90, 0x03, id[0], id[1], 0x00]);
+    }
+
+    /// True when the bridge closed the connection (EOF or reset) within [`WAIT`].
+    pub async fn closed_by_peer(&mut self) -> bool {
+        timeout(WAIT, async {
+            match self {
+                RawClient::Tcp(s) => {
+                    let mut buf = [0u8; 64];
+                    loop {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return true,
+                            Ok(_) => continue,
+                        }
+                    }
+                }
+                RawClient::Ws(ws) => loop {
+                    match ws.next().await {
+                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                        Some(Ok(_)) => continue,
+                    }
+                },
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// Reads whole packets from a TCP stream with the codec (for tests whose
+/// subject is not the bytes themselves).
+pub struct PacketReader {
+    pub stream: TcpStream,
+    decoder: StreamDecoder,
+}
+
+impl PacketReader {
+    pub fn new(stream: TcpStream) -> Self {
+        PacketReader {
+            stream,
+            decoder: StreamDecoder::new(1 << 20),
+        }
+    }
+
+    pub async fn next(&mut self, within: Duration) -> Option<Packet> {
+        timeout(within, async {
+            loop {
+                if let Some(p) = self.decoder.next_packet().expect("bridge sends valid packets") {
+                    return Some(p);
+                }
+                let n = self
+                    .stream
+                    .read_buf(self.decoder.buffer_mut())
+                    .await
+                    .ok()?;
+                if n == 0 {
+                    return None;
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
