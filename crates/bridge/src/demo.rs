@@ -4,7 +4,9 @@
 
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
-use mqtt_proto::{ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, QoS};
+use mqtt_proto::{
+    ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, QoS,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,7 +122,9 @@ pub async fn run_device(device: DemoDevice, target: SocketAddr, shutdown: Cancel
     loop {
         match connect_and_publish(&device, &mut sensor, target, &shutdown).await {
             Ok(()) => return,
-            Err(e) => tracing::warn!(device = device.name, error = %format!("{e:#}"), "demo device disconnected; retrying"),
+            Err(e) => {
+                tracing::warn!(device = device.name, error = %format!("{e:#}"), "demo device disconnected; retrying")
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -163,7 +167,12 @@ async fn connect_and_publish(
             match event {
                 Event::Connected { .. } => {
                     connected = true;
-                    session.publish(topic(device.name, "status"), Bytes::from_static(b"online"), true, now())?;
+                    session.publish(
+                        topic(device.name, "status"),
+                        Bytes::from_static(b"online"),
+                        true,
+                        now(),
+                    )?;
                     tracing::debug!(device = device.name, "demo device online");
                 }
                 Event::Disconnected(reason) => bail!("session ended: {reason:?}"),
@@ -220,7 +229,11 @@ mod tests {
                 sensor.step();
                 assert!((sensor.temperature - t0).abs() < 1.5, "temperature jumps");
                 assert!((sensor.moisture - m0).abs() < 4.0, "moisture jumps");
-                assert!((5.0..40.0).contains(&sensor.temperature), "{}", sensor.temperature);
+                assert!(
+                    (5.0..40.0).contains(&sensor.temperature),
+                    "{}",
+                    sensor.temperature
+                );
                 assert!((0.0..=100.0).contains(&sensor.moisture));
                 distinct.insert(format!("{:.1}", sensor.temperature));
             }
@@ -231,7 +244,10 @@ mod tests {
     #[test]
     fn wildcard_binds_are_reached_over_loopback() {
         let any: SocketAddr = "0.0.0.0:1883".parse().expect("literal");
-        assert_eq!(loopback_target(any), "127.0.0.1:1883".parse().expect("literal"));
+        assert_eq!(
+            loopback_target(any),
+            "127.0.0.1:1883".parse().expect("literal")
+        );
         let local: SocketAddr = "127.0.0.2:9".parse().expect("literal");
         assert_eq!(loopback_target(local), local);
     }

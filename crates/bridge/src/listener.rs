@@ -1,8 +1,8 @@
 //! Accept loops: each turns a socket into a [`Transport`] and hands it to a session.
 
 use crate::connection::Connection;
-use crate::session::{self, SessionSettings};
 use crate::router::Router;
+use crate::session::{self, SessionSettings};
 use crate::transport::Transport;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,14 +74,16 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared) {
         let _ = stream.set_nodelay(true);
         let s = shared.clone();
         shared.tasks.spawn(async move {
-            let upgrade = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, s.max_packet_size));
+            let upgrade =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, s.max_packet_size));
             let ws = tokio::select! {
                 _ = s.shutdown.cancelled() => return,
                 ws = upgrade => ws,
             };
             match ws {
                 Ok(Ok(ws)) => {
-                    let conn = Connection::new(Transport::WebSocket(Box::new(ws)), s.max_packet_size);
+                    let conn =
+                        Connection::new(Transport::WebSocket(Box::new(ws)), s.max_packet_size);
                     session::run(conn, peer.to_string(), s.router, s.settings, s.shutdown).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "WebSocket upgrade refused"),

@@ -122,7 +122,9 @@ impl Router {
     /// Delivers `publish` to every session with a matching subscription, one
     /// copy per session at the highest QoS its matching subscriptions granted.
     pub fn publish(&self, publish: &Publish) {
-        self.stats.publishes_received.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .publishes_received
+            .fetch_add(1, Ordering::Relaxed);
         let state = self.lock();
         let mut targets: HashMap<SessionKey, QoS> = HashMap::new();
         state.trie.for_each_match(&publish.topic, |key, qos| {

@@ -92,7 +92,9 @@ pub async fn run(
     };
     let Some(client_id) = client_id_for(&connect) else {
         // MQTT-3.1.3-8: empty id with clean session 0 is refused.
-        let _ = conn.write_packet(&connack(ConnectReturnCode::IdentifierRejected)).await;
+        let _ = conn
+            .write_packet(&connack(ConnectReturnCode::IdentifierRejected))
+            .await;
         return conn.close().await;
     };
     let registration = router.register(&client_id);
@@ -103,7 +105,11 @@ pub async fn run(
         filters: BTreeSet::new(),
         incoming_qos2: HashSet::new(),
     };
-    if let Err(e) = session.conn.write_packet(&connack(ConnectReturnCode::Accepted)).await {
+    if let Err(e) = session
+        .conn
+        .write_packet(&connack(ConnectReturnCode::Accepted))
+        .await
+    {
         tracing::debug!(%peer, error = %e, "could not send CONNACK");
         return session.finish(None).await;
     }
@@ -126,12 +132,9 @@ fn client_id_for(connect: &Connect) -> Option<String> {
     if !connect.client_id.is_empty() {
         return Some(connect.client_id.to_string());
     }
-    connect.clean_session.then(|| {
-        format!(
-            "auto-{}",
-            ASSIGNED_IDS.fetch_add(1, Ordering::Relaxed)
-        )
-    })
+    connect
+        .clean_session
+        .then(|| format!("auto-{}", ASSIGNED_IDS.fetch_add(1, Ordering::Relaxed)))
 }
 
 struct Session {
@@ -146,8 +149,8 @@ struct Session {
 impl Session {
     async fn serve(&mut self, keep_alive_secs: u16, shutdown: &CancellationToken) -> End {
         // MQTT-3.1.2-24: one and a half keepalive periods without a packet ends it.
-        let grace = (keep_alive_secs > 0)
-            .then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
+        let grace =
+            (keep_alive_secs > 0).then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
         let mut deadline = grace.map(|g| Instant::now() + g);
         let mut batch = Vec::with_capacity(WRITE_BATCH);
         loop {
@@ -195,7 +198,8 @@ impl Session {
                 let mut return_codes = Vec::with_capacity(subscribe.subscriptions.len());
                 for s in &subscribe.subscriptions {
                     let granted = s.qos.min(MAX_GRANTED_QOS);
-                    self.router.subscribe(self.registration.key, &s.filter, granted);
+                    self.router
+                        .subscribe(self.registration.key, &s.filter, granted);
                     self.filters.insert(s.filter.to_string());
                     return_codes.push(SubscribeReturnCode::Granted(granted));
                 }
@@ -247,8 +251,10 @@ impl Session {
     }
 
     async fn finish(mut self, will: Option<LastWill>) {
-        self.router
-            .unregister(self.registration.key, self.filters.iter().map(String::as_str));
+        self.router.unregister(
+            self.registration.key,
+            self.filters.iter().map(String::as_str),
+        );
         if let Some(will) = will {
             let mut publish = Publish::new(will.topic, will.payload);
             publish.qos = will.qos;

@@ -120,12 +120,37 @@ mod tests {
     }
 
     const FILTERS: &[&str] = &[
-        "#", "+", "+/+", "/+", "a", "a/b", "a/+", "a/#", "a/+/c", "+/b/#", "$SYS/#", "$SYS/+",
-        "a/b/c/d", "sensors/+/temperature", "sensors/#",
+        "#",
+        "+",
+        "+/+",
+        "/+",
+        "a",
+        "a/b",
+        "a/+",
+        "a/#",
+        "a/+/c",
+        "+/b/#",
+        "$SYS/#",
+        "$SYS/+",
+        "a/b/c/d",
+        "sensors/+/temperature",
+        "sensors/#",
     ];
     const TOPICS: &[&str] = &[
-        "a", "a/b", "a/b/c", "a/x/c", "/x", "b", "$SYS/uptime", "$SYS/a/b", "a/b/c/d",
-        "sensors/e2e/temperature", "sensors/e2e/moisture", "x/b", "x/b/y", "a/",
+        "a",
+        "a/b",
+        "a/b/c",
+        "a/x/c",
+        "/x",
+        "b",
+        "$SYS/uptime",
+        "$SYS/a/b",
+        "a/b/c/d",
+        "sensors/e2e/temperature",
+        "sensors/e2e/moisture",
+        "x/b",
+        "x/b/y",
+        "a/",
     ];
 
     #[test]

@@ -69,13 +69,18 @@ async fn ping_unsubscribe_and_disconnect() {
     assert_eq!(c.recv_exact(2).await, [0xD0, 0x00]);
     c.subscribe(3, "a/b").await;
     // UNSUBSCRIBE id 4 "a/b" -> UNSUBACK id 4.
-    c.send(&[0xA2, 0x07, 0x00, 0x04, 0x00, 0x03, b'a', b'/', b'b']).await;
+    c.send(&[0xA2, 0x07, 0x00, 0x04, 0x00, 0x03, b'a', b'/', b'b'])
+        .await;
     assert_eq!(c.recv_exact(4).await, [0xB0, 0x02, 0x00, 0x04]);
     let mut p = RawClient::tcp(bridge.tcp).await;
     p.handshake("p").await;
     p.send(&publish_bytes("a/b", b"gone")).await;
     c.send(&[0xC0, 0x00]).await;
-    assert_eq!(c.recv_exact(2).await, [0xD0, 0x00], "nothing after unsubscribe");
+    assert_eq!(
+        c.recv_exact(2).await,
+        [0xD0, 0x00],
+        "nothing after unsubscribe"
+    );
     c.send(&[0xE0, 0x00]).await;
     assert!(c.closed_by_peer().await);
     bridge.stop().await;
@@ -90,14 +95,19 @@ async fn qos1_and_qos2_publishes_are_acknowledged_and_delivered_once() {
     let mut publisher = RawClient::tcp(bridge.tcp).await;
     publisher.handshake("pub").await;
     // QoS 1, id 5, topic "q/1", payload "x" -> PUBACK 5.
-    publisher.send(&[0x32, 0x08, 0x00, 0x03, b'q', b'/', b'1', 0x00, 0x05, b'x']).await;
+    publisher
+        .send(&[0x32, 0x08, 0x00, 0x03, b'q', b'/', b'1', 0x00, 0x05, b'x'])
+        .await;
     assert_eq!(publisher.recv_exact(4).await, [0x40, 0x02, 0x00, 0x05]);
     // QoS 2, id 6, sent twice (the second with DUP) -> PUBREC twice, one delivery.
     let qos2 = [0x34, 0x08, 0x00, 0x03, b'q', b'/', b'2', 0x00, 0x06, b'y'];
     let dup = [0x3C, 0x08, 0x00, 0x03, b'q', b'/', b'2', 0x00, 0x06, b'y'];
     publisher.send(&qos2).await;
     publisher.send(&dup).await;
-    assert_eq!(publisher.recv_exact(8).await, [0x50, 0x02, 0x00, 0x06, 0x50, 0x02, 0x00, 0x06]);
+    assert_eq!(
+        publisher.recv_exact(8).await,
+        [0x50, 0x02, 0x00, 0x06, 0x50, 0x02, 0x00, 0x06]
+    );
     publisher.send(&[0x62, 0x02, 0x00, 0x06]).await;
     assert_eq!(publisher.recv_exact(4).await, [0x70, 0x02, 0x00, 0x06]);
 
@@ -106,7 +116,11 @@ async fn qos1_and_qos2_publishes_are_acknowledged_and_delivered_once() {
         assert_eq!(sub.recv_exact(expected.len()).await, expected);
     }
     sub.send(&[0xC0, 0x00]).await;
-    assert_eq!(sub.recv_exact(2).await, [0xD0, 0x00], "QoS 2 was routed once");
+    assert_eq!(
+        sub.recv_exact(2).await,
+        [0xD0, 0x00],
+        "QoS 2 was routed once"
+    );
     bridge.stop().await;
 }
 
@@ -119,7 +133,10 @@ async fn protocol_violations_close_only_the_offender() {
 
     // Unsupported protocol level 5 gets CONNACK 0x01 and a close (MQTT-3.1.2-2).
     let mut v5 = RawClient::tcp(bridge.tcp).await;
-    v5.send(&[0x10, 0x0C, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x00]).await;
+    v5.send(&[
+        0x10, 0x0C, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x00,
+    ])
+    .await;
     assert_eq!(v5.recv_exact(4).await, [0x20, 0x02, 0x00, 0x01]);
     assert!(v5.closed_by_peer().await);
 
@@ -150,9 +167,11 @@ async fn protocol_violations_close_only_the_offender() {
     let mut text = RawClient::ws(bridge.ws).await;
     if let RawClient::Ws(ws) = &mut text {
         use futures_util::SinkExt;
-        ws.send(tokio_tungstenite::tungstenite::Message::Text("hello".into()))
-            .await
-            .expect("send text");
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            "hello".into(),
+        ))
+        .await
+        .expect("send text");
     }
     assert!(text.closed_by_peer().await);
 
@@ -191,15 +210,21 @@ async fn websocket_upgrade_checks_path_and_subprotocol() {
     request
         .headers_mut()
         .insert("sec-websocket-protocol", "chat".parse().expect("header"));
-    assert!(tokio_tungstenite::connect_async(request).await.is_err(), "unknown subprotocol refused");
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_err(),
+        "unknown subprotocol refused"
+    );
 
     let mut request = format!("ws://{}/mqtt", bridge.ws)
         .into_client_request()
         .expect("valid URL");
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "mqttv3.1".parse().expect("header"));
-    let (_ws, response) = tokio_tungstenite::connect_async(request).await.expect("mqttv3.1 accepted");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "mqttv3.1".parse().expect("header"),
+    );
+    let (_ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("mqttv3.1 accepted");
     assert_eq!(response.headers()["sec-websocket-protocol"], "mqttv3.1");
     bridge.stop().await;
 }

@@ -13,8 +13,14 @@ use tokio::net::TcpStream;
 async fn demo_devices_publish_temperature_and_moisture_every_second() {
     let bridge = RunningBridge::start(&["--demo"]).await;
     let mut stream = TcpStream::connect(bridge.tcp).await.expect("connect");
-    stream.write_all(&connect_bytes("watcher")).await.expect("write");
-    stream.write_all(&subscribe_bytes(1, "sensors/#")).await.expect("write");
+    stream
+        .write_all(&connect_bytes("watcher"))
+        .await
+        .expect("write");
+    stream
+        .write_all(&subscribe_bytes(1, "sensors/#"))
+        .await
+        .expect("write");
     let mut reader = PacketReader::new(stream);
     assert!(matches!(reader.next(WAIT).await, Some(Packet::ConnAck(_))));
     assert!(matches!(reader.next(WAIT).await, Some(Packet::SubAck(_))));
@@ -47,6 +53,9 @@ async fn demo_devices_publish_temperature_and_moisture_every_second() {
     assert_eq!(seen.len(), 3, "three devices: {seen:?}");
     assert_eq!(per_topic.len(), 6, "two metrics each: {per_topic:?}");
     // In 3.5 s at one reading a second, each topic has published at least twice.
-    assert!(per_topic.values().all(|&n| (2..=5).contains(&n)), "{per_topic:?}");
+    assert!(
+        per_topic.values().all(|&n| (2..=5).contains(&n)),
+        "{per_topic:?}"
+    );
     bridge.stop().await;
 }

@@ -79,11 +79,30 @@ mod tests {
 
     #[test]
     fn topic_filters_from_spec_examples() {
-        for ok in ["#", "+", "+/+", "/+", "sport/#", "sport/tennis/+", "+/tennis/#", "a//b"] {
+        for ok in [
+            "#",
+            "+",
+            "+/+",
+            "/+",
+            "sport/#",
+            "sport/tennis/+",
+            "+/tennis/#",
+            "a//b",
+        ] {
             assert_eq!(validate_topic_filter(ok), Ok(()), "{ok}");
         }
-        for bad in ["sport/tennis#", "sport/tennis/#/ranking", "sport+", "#/a", "a/b+/c"] {
-            assert_eq!(validate_topic_filter(bad), Err(Error::InvalidWildcard), "{bad}");
+        for bad in [
+            "sport/tennis#",
+            "sport/tennis/#/ranking",
+            "sport+",
+            "#/a",
+            "a/b+/c",
+        ] {
+            assert_eq!(
+                validate_topic_filter(bad),
+                Err(Error::InvalidWildcard),
+                "{bad}"
+            );
         }
         assert_eq!(validate_topic_filter(""), Err(Error::EmptyTopic));
     }
@@ -92,8 +111,16 @@ mod tests {
     fn matching_follows_spec_4_7_1() {
         let cases = [
             ("sport/tennis/player1/#", "sport/tennis/player1", true),
-            ("sport/tennis/player1/#", "sport/tennis/player1/ranking", true),
-            ("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true),
+            (
+                "sport/tennis/player1/#",
+                "sport/tennis/player1/ranking",
+                true,
+            ),
+            (
+                "sport/tennis/player1/#",
+                "sport/tennis/player1/score/wimbledon",
+                true,
+            ),
             ("sport/#", "sport", true),
             ("sport/tennis/+", "sport/tennis/player1", true),
             ("sport/tennis/+", "sport/tennis/player1/ranking", false),

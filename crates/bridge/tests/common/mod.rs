@@ -117,7 +117,10 @@ impl RawClient {
             .await
             .expect("WebSocket upgrade");
         assert_eq!(
-            response.headers().get("sec-websocket-protocol").map(|v| v.as_bytes()),
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.as_bytes()),
             Some(&b"mqtt"[..]),
             "bridge negotiates the mqtt subprotocol"
         );
@@ -212,14 +215,14 @@ impl PacketReader {
     pub async fn next(&mut self, within: Duration) -> Option<Packet> {
         timeout(within, async {
             loop {
-                if let Some(p) = self.decoder.next_packet().expect("bridge sends valid packets") {
+                if let Some(p) = self
+                    .decoder
+                    .next_packet()
+                    .expect("bridge sends valid packets")
+                {
                     return Some(p);
                 }
-                let n = self
-                    .stream
-                    .read_buf(self.decoder.buffer_mut())
-                    .await
-                    .ok()?;
+                let n = self.stream.read_buf(self.decoder.buffer_mut()).await.ok()?;
                 if n == 0 {
                     return None;
                 }

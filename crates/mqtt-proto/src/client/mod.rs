@@ -272,7 +272,10 @@ impl ClientSession {
             topic::validate_topic_filter(f)?;
         }
         let packet_id = self.allocate_packet_id();
-        self.send(&Packet::Unsubscribe(Unsubscribe { packet_id, filters }), now)?;
+        self.send(
+            &Packet::Unsubscribe(Unsubscribe { packet_id, filters }),
+            now,
+        )?;
         Ok(packet_id)
     }
 
@@ -311,7 +314,9 @@ impl ClientSession {
                     self.close(DisconnectReason::Refused(ack.code));
                 }
             }
-            (SessionState::Connected, Packet::Publish(publish)) => self.handle_publish(publish, now),
+            (SessionState::Connected, Packet::Publish(publish)) => {
+                self.handle_publish(publish, now)
+            }
             (SessionState::Connected, Packet::PubRel(id)) => {
                 self.incoming_qos2.remove(&id);
                 let _ = self.send(&Packet::PubComp(id), now);

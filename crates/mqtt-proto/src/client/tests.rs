@@ -114,8 +114,13 @@ fn keepalive_pings_then_times_out() {
 #[test]
 fn sending_defers_the_ping() {
     let mut s = connected(10);
-    s.publish(ByteStr::from("a"), Bytes::from_static(b"1"), false, at(4_000))
-        .expect("publish");
+    s.publish(
+        ByteStr::from("a"),
+        Bytes::from_static(b"1"),
+        false,
+        at(4_000),
+    )
+    .expect("publish");
     assert_eq!(s.poll_timeout(), Some(at(14_000)));
 }
 
@@ -134,7 +139,10 @@ fn subscribe_and_receive() {
     assert_eq!(id, 1);
     assert!(matches!(&sent(&mut s)[..], [Packet::Subscribe(sub)] if sub.packet_id == 1));
     s.handle_bytes(&[0x90, 0x03, 0x00, 0x01, 0x00], at(11));
-    s.handle_bytes(&[0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'2', b'1'], at(12));
+    s.handle_bytes(
+        &[0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'2', b'1'],
+        at(12),
+    );
     assert_eq!(
         events(&mut s),
         vec![

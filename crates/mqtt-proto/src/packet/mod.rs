@@ -137,7 +137,10 @@ impl Packet {
         let kind = PacketType::from_nibble(first_byte >> 4)?;
         let flags = first_byte & 0x0F;
         if kind != PacketType::Publish && flags != kind.required_flags() {
-            return Err(Error::InvalidHeaderFlags { packet: kind, flags });
+            return Err(Error::InvalidHeaderFlags {
+                packet: kind,
+                flags,
+            });
         }
         let mut r = wire::Reader::new(body);
         let packet = match kind {

@@ -9,7 +9,10 @@ use alloc::{vec, vec::Vec};
 fn decode(bytes: &[u8]) -> Result<Packet, Error> {
     let frame = check(bytes, bytes.len())?.expect("vector holds a whole frame");
     assert_eq!(frame.len(), bytes.len(), "vector holds exactly one frame");
-    Packet::read(frame.first_byte, Bytes::copy_from_slice(&bytes[frame.header_len..]))
+    Packet::read(
+        frame.first_byte,
+        Bytes::copy_from_slice(&bytes[frame.header_len..]),
+    )
 }
 
 /// Decodes `bytes` to `expected` and encodes `expected` back to `bytes`.
@@ -80,21 +83,42 @@ fn connect_31_with_will_and_credentials() {
 #[test]
 fn connect_violations() {
     let with = |level: u8, flags: u8| {
-        let mut v = vec![0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', level, flags, 0, 0, 0, 0];
+        let mut v = vec![
+            0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', level, flags, 0, 0, 0, 0,
+        ];
         v[1] = (v.len() - 2) as u8;
         decode(&v)
     };
-    assert_eq!(with(4, 0x03), Err(Error::InvalidConnectFlags(0x03)), "reserved bit");
-    assert_eq!(with(4, 0x42), Err(Error::InvalidConnectFlags(0x42)), "password without user");
-    assert_eq!(with(4, 0x0A), Err(Error::InvalidConnectFlags(0x0A)), "will QoS without will");
-    assert_eq!(with(4, 0x1E), Err(Error::InvalidConnectFlags(0x1E)), "will QoS 3");
+    assert_eq!(
+        with(4, 0x03),
+        Err(Error::InvalidConnectFlags(0x03)),
+        "reserved bit"
+    );
+    assert_eq!(
+        with(4, 0x42),
+        Err(Error::InvalidConnectFlags(0x42)),
+        "password without user"
+    );
+    assert_eq!(
+        with(4, 0x0A),
+        Err(Error::InvalidConnectFlags(0x0A)),
+        "will QoS without will"
+    );
+    assert_eq!(
+        with(4, 0x1E),
+        Err(Error::InvalidConnectFlags(0x1E)),
+        "will QoS 3"
+    );
     assert_eq!(with(5, 0x02), Err(Error::UnsupportedProtocolLevel(5)));
     assert_eq!(
         Error::UnsupportedProtocolLevel(5).connack_code(),
         Some(ConnectReturnCode::UnacceptableProtocolVersion)
     );
     let bad_name = [0x10, 12, 0, 4, b'M', b'Q', b'T', b'X', 4, 2, 0, 0, 0, 0];
-    assert!(matches!(decode(&bad_name), Err(Error::InvalidProtocolName(_))));
+    assert!(matches!(
+        decode(&bad_name),
+        Err(Error::InvalidProtocolName(_))
+    ));
 }
 
 #[test]
@@ -114,8 +138,14 @@ fn connack() {
             code: ConnectReturnCode::NotAuthorized,
         }),
     );
-    assert_eq!(decode(&[0x20, 0x02, 0x00, 0x06]), Err(Error::InvalidConnectReturnCode(6)));
-    assert_eq!(decode(&[0x20, 0x02, 0x02, 0x00]), Err(Error::InvalidConnAckFlags(2)));
+    assert_eq!(
+        decode(&[0x20, 0x02, 0x00, 0x06]),
+        Err(Error::InvalidConnectReturnCode(6))
+    );
+    assert_eq!(
+        decode(&[0x20, 0x02, 0x02, 0x00]),
+        Err(Error::InvalidConnAckFlags(2))
+    );
 }
 
 #[test]
@@ -150,13 +180,25 @@ fn publish_qos1_dup_retain() {
 
 #[test]
 fn publish_violations() {
-    assert_eq!(decode(&[0x36, 0x05, 0, 1, b'a', 0, 1]), Err(Error::InvalidQoS(3)));
+    assert_eq!(
+        decode(&[0x36, 0x05, 0, 1, b'a', 0, 1]),
+        Err(Error::InvalidQoS(3))
+    );
     assert_eq!(decode(&[0x38, 0x03, 0, 1, b'a']), Err(Error::DupOnQoS0));
-    assert_eq!(decode(&[0x30, 0x03, 0, 1, b'#']), Err(Error::WildcardInTopicName));
+    assert_eq!(
+        decode(&[0x30, 0x03, 0, 1, b'#']),
+        Err(Error::WildcardInTopicName)
+    );
     assert_eq!(decode(&[0x30, 0x02, 0, 0]), Err(Error::EmptyTopic));
-    assert_eq!(decode(&[0x30, 0x04, 0, 2, 0xC3, 0x28]), Err(Error::InvalidUtf8));
+    assert_eq!(
+        decode(&[0x30, 0x04, 0, 2, 0xC3, 0x28]),
+        Err(Error::InvalidUtf8)
+    );
     assert_eq!(decode(&[0x30, 0x03, 0, 1, 0x00]), Err(Error::NullCharacter));
-    assert_eq!(decode(&[0x32, 0x05, 0, 1, b'a', 0, 0]), Err(Error::ZeroPacketId));
+    assert_eq!(
+        decode(&[0x32, 0x05, 0, 1, b'a', 0, 0]),
+        Err(Error::ZeroPacketId)
+    );
     assert_eq!(decode(&[0x30, 0x03, 0, 5, b'a']), Err(Error::UnexpectedEof));
 }
 
@@ -175,7 +217,10 @@ fn acknowledgements() {
         })
     );
     assert_eq!(decode(&[0x40, 0x02, 0x00, 0x00]), Err(Error::ZeroPacketId));
-    assert_eq!(decode(&[0x40, 0x03, 0x00, 0x01, 0x00]), Err(Error::TrailingBytes(1)));
+    assert_eq!(
+        decode(&[0x40, 0x03, 0x00, 0x01, 0x00]),
+        Err(Error::TrailingBytes(1))
+    );
 }
 
 #[test]

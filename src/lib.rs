@@ -1,0 +1,20 @@
+//! The dashboard: a Leptos single-page app that speaks MQTT over WebSocket.
+//!
+//! Data flows one way: WebSocket frames -> [`mqtt`] (the sans-IO session from
+//! `mqtt-proto` plus reconnection) -> [`state`] (bounded stores in signals) ->
+//! [`components`] (one file per panel). Components never parse bytes and the
+//! transport never touches the DOM.
+//!
+//! - [`app`]: page layout; wires the broker link to the stores.
+//! - [`mqtt`]: broker URL resolution and the WebSocket link.
+//! - [`state`]: sensor readings and bounded time series; plain Rust, tested natively.
+//! - [`components`]: connection indicator, device cards, charts.
+//! - [`theme`]: series colours shared by cards and charts.
+
+pub mod app;
+pub mod components;
+pub mod mqtt;
+pub mod state;
+pub mod theme;
+
+pub use app::App;

@@ -1,0 +1,7 @@
+//! Bounded stores the components read: plain Rust, no DOM, tested natively.
+
+pub mod sensors;
+pub mod series;
+
+pub use sensors::{Metric, SensorStore};
+pub use series::TimeSeries;

@@ -1,0 +1,223 @@
+//! Readings from devices that follow the topic conventions in ARCHITECTURE.md:
+//! `sensors/<device>/temperature` and `sensors/<device>/moisture`.
+
+use super::series::TimeSeries;
+use std::collections::BTreeMap;
+
+/// Samples kept per device and metric: an hour at one reading a second.
+pub const SERIES_CAPACITY: usize = 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    Temperature,
+    Moisture,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 2] = [Metric::Temperature, Metric::Moisture];
+
+    pub fn from_topic_leaf(leaf: &str) -> Option<Metric> {
+        match leaf {
+            "temperature" => Some(Metric::Temperature),
+            "moisture" => Some(Metric::Moisture),
+            _ => None,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::Temperature => "Temperature",
+            Metric::Moisture => "Soil moisture",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Temperature => "°C",
+            Metric::Moisture => "%",
+        }
+    }
+
+    /// The subscription that brings this metric from every device.
+    pub fn filter(self) -> &'static str {
+        match self {
+            Metric::Temperature => "sensors/+/temperature",
+            Metric::Moisture => "sensors/+/moisture",
+        }
+    }
+}
+
+/// `(device, metric)` for a conventional sensor topic.
+pub fn parse_topic(topic: &str) -> Option<(&str, Metric)> {
+    let mut levels = topic.split('/');
+    let (Some("sensors"), Some(device), Some(leaf), None) =
+        (levels.next(), levels.next(), levels.next(), levels.next())
+    else {
+        return None;
+    };
+    if device.is_empty() {
+        return None;
+    }
+    Some((device, Metric::from_topic_leaf(leaf)?))
+}
+
+/// A reading: a plain decimal (`21.4`) or JSON with a numeric `value`
+/// (`{"value":21.4,"unit":"C"}`); anything else is not a reading.
+pub fn parse_reading(payload: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(payload).ok()?.trim();
+    let value = match text.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) => {
+            let json: serde_json::Value = serde_json::from_str(text).ok()?;
+            json.get("value")?.as_f64()?
+        }
+    };
+    value.is_finite().then_some(value)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceReadings {
+    pub temperature: TimeSeries,
+    pub moisture: TimeSeries,
+}
+
+impl DeviceReadings {
+    fn new() -> Self {
+        DeviceReadings {
+            temperature: TimeSeries::new(SERIES_CAPACITY),
+            moisture: TimeSeries::new(SERIES_CAPACITY),
+        }
+    }
+
+    pub fn series(&self, metric: Metric) -> &TimeSeries {
+        match metric {
+            Metric::Temperature => &self.temperature,
+            Metric::Moisture => &self.moisture,
+        }
+    }
+
+    fn series_mut(&mut self, metric: Metric) -> &mut TimeSeries {
+        match metric {
+            Metric::Temperature => &mut self.temperature,
+            Metric::Moisture => &mut self.moisture,
+        }
+    }
+
+    /// Time of the newest reading of any metric.
+    pub fn last_update_ms(&self) -> Option<f64> {
+        Metric::ALL
+            .iter()
+            .filter_map(|m| self.series(*m).latest())
+            .map(|(t, _)| t)
+            .reduce(f64::max)
+    }
+}
+
+/// Every device seen, by name, and its bounded readings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SensorStore {
+    devices: BTreeMap<String, DeviceReadings>,
+}
+
+/// How many devices the store tracks; further new names are ignored so a
+/// misbehaving publisher cannot grow the page without bound.
+pub const MAX_DEVICES: usize = 256;
+
+impl SensorStore {
+    /// Records a message if it is a sensor reading; returns whether it was.
+    pub fn record(&mut self, topic: &str, payload: &[u8], at_ms: f64) -> bool {
+        let Some((device, metric)) = parse_topic(topic) else {
+            return false;
+        };
+        let Some(value) = parse_reading(payload) else {
+            return false;
+        };
+        if !self.devices.contains_key(device) && self.devices.len() >= MAX_DEVICES {
+            return false;
+        }
+        self.devices
+            .entry(device.to_owned())
+            .or_insert_with(DeviceReadings::new)
+            .series_mut(metric)
+            .push(at_ms, value);
+        true
+    }
+
+    /// Devices in name order.
+    pub fn devices(&self) -> impl Iterator<Item = (&str, &DeviceReadings)> {
+        self.devices.iter().map(|(name, r)| (name.as_str(), r))
+    }
+
+    pub fn device(&self, name: &str) -> Option<&DeviceReadings> {
+        self.devices.get(name)
+    }
+
+    pub fn device_names(&self) -> Vec<String> {
+        self.devices.keys().cloned().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_follow_the_convention() {
+        assert_eq!(
+            parse_topic("sensors/e2e/temperature"),
+            Some(("e2e", Metric::Temperature))
+        );
+        assert_eq!(
+            parse_topic("sensors/greenhouse-1/moisture"),
+            Some(("greenhouse-1", Metric::Moisture))
+        );
+        assert_eq!(parse_topic("sensors/e2e/status"), None);
+        assert_eq!(parse_topic("sensors/e2e/temperature/raw"), None);
+        assert_eq!(parse_topic("sensors//temperature"), None);
+        assert_eq!(parse_topic("other/e2e/temperature"), None);
+    }
+
+    #[test]
+    fn readings_are_decimals_or_json_values() {
+        assert_eq!(parse_reading(b"23.5"), Some(23.5));
+        assert_eq!(parse_reading(b" -4 \n"), Some(-4.0));
+        assert_eq!(parse_reading(br#"{"value":21.4,"unit":"C"}"#), Some(21.4));
+        assert_eq!(parse_reading(b"warm"), None);
+        assert_eq!(parse_reading(b"NaN"), None);
+        assert_eq!(parse_reading(br#"{"v":1}"#), None);
+        assert_eq!(parse_reading(&[0xFF, 0xFE]), None);
+    }
+
+    #[test]
+    fn store_keeps_devices_in_order_with_latest_values() {
+        let mut store = SensorStore::default();
+        assert!(store.record("sensors/b/temperature", b"20.0", 1000.0));
+        assert!(store.record("sensors/a/moisture", b"40", 1500.0));
+        assert!(store.record("sensors/b/temperature", b"20.5", 2000.0));
+        assert!(!store.record("sensors/b/temperature", b"broken", 2500.0));
+        assert!(!store.record("sensors/b/status", b"online", 2500.0));
+        assert_eq!(store.device_names(), ["a", "b"]);
+        let b = store.device("b").expect("b seen");
+        assert_eq!(b.temperature.latest(), Some((2000.0, 20.5)));
+        assert_eq!(b.temperature.len(), 2);
+        assert!(b.moisture.is_empty());
+        assert_eq!(b.last_update_ms(), Some(2000.0));
+    }
+
+    #[test]
+    fn device_count_is_bounded() {
+        let mut store = SensorStore::default();
+        for i in 0..MAX_DEVICES + 10 {
+            store.record(&format!("sensors/d{i}/temperature"), b"1", 0.0);
+        }
+        assert_eq!(store.device_names().len(), MAX_DEVICES);
+        assert!(
+            store.record("sensors/d0/temperature", b"2", 1.0),
+            "known devices still update"
+        );
+    }
+}
