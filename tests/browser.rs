@@ -1,1 +1,153 @@
+//! The dashboard in headless Chromium against the bridge: a reading published
+//! by a real MQTT client shows up as text and as pixels on the chart, and the
+//! page reconnects by itself when the bridge restarts.
 
+use anyhow::Result;
+use e2e::{eventually, mosquitto_pub, workspace_root, Browser, DistServer, ProxyMode, TestBridge};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+const TEMPERATURE_E2E: &str = r#"[data-device="e2e"][data-metric="temperature"]"#;
+
+async fn wait_connected(browser: &Browser) -> Result<()> {
+    eventually(WAIT, "the dashboard to connect", || async {
+        let state = browser
+            .execute("return document.querySelector('.status')?.dataset.state")
+            .await
+            .ok()?;
+        (state == "connected").then_some(())
+    })
+    .await
+}
+
+/// Pixels of the given colour on the temperature chart's canvas.
+async fn series_pixels(browser: &Browser, rgb: (u8, u8, u8)) -> Result<u64> {
+    let script = format!(
+        r#"const c = document.querySelector('[data-metric="temperature"] canvas');
+           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+           let n = 0;
+           for (let i = 0; i < d.length; i += 4) {{
+             if (Math.abs(d[i] - {}) < 8 && Math.abs(d[i+1] - {}) < 8 && Math.abs(d[i+2] - {}) < 8) n++;
+           }}
+           return n;"#,
+        rgb.0, rgb.1, rgb.2
+    );
+    Ok(browser.execute(&script).await?.as_u64().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    let server = DistServer::start(
+        workspace_root().join("dist"),
+        bridge.ws,
+        ProxyMode::Transparent,
+    )
+    .await?;
+    let browser = Browser::start(1280, 800).await?;
+    browser.client.goto(&server.url()).await?;
+    wait_connected(&browser).await?;
+    // Both chart subscriptions are in place before anything is published.
+    eventually(WAIT, "the dashboard's subscriptions", || async {
+        (bridge.router.subscription_count() >= 2).then_some(())
+    })
+    .await?;
+
+    // The first device's colour (theme::SERIES[0]) is on no empty chart.
+    let device_colour = (0, 114, 178);
+    assert_eq!(
+        series_pixels(&browser, device_colour).await?,
+        0,
+        "empty chart has no series"
+    );
+
+    mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "22.0"]).await?;
+    browser.wait_for_text(TEMPERATURE_E2E, "22.0", WAIT).await?;
+    mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "23.5"]).await?;
+    browser.wait_for_text(TEMPERATURE_E2E, "23.5", WAIT).await?;
+    let drawn = eventually(WAIT, "the series to be drawn", || async {
+        series_pixels(&browser, device_colour)
+            .await
+            .ok()
+            .filter(|&n| n > 20)
+    })
+    .await?;
+    assert!(
+        drawn > 20,
+        "the line and the latest-value dot are drawn ({drawn} pixels)"
+    );
+    let legend = browser
+        .text(r#"[data-metric="temperature"] .legend"#)
+        .await
+        .unwrap_or_default();
+    assert!(
+        legend.contains("e2e") && legend.contains("23.5 °C"),
+        "legend: {legend:?}"
+    );
+
+    // Restart the bridge on the same ports: the page notices and comes back.
+    let (tcp, ws) = (bridge.tcp, bridge.ws);
+    bridge.stop().await;
+    eventually(
+        WAIT,
+        "the dashboard to notice the bridge is gone",
+        || async {
+            let state = browser
+                .execute("return document.querySelector('.status')?.dataset.state")
+                .await
+                .ok()?;
+            (state == "reconnecting").then_some(())
+        },
+    )
+    .await?;
+    let bridge = TestBridge::start_on(tcp, ws).await?;
+    wait_connected(&browser).await?;
+    eventually(WAIT, "subscriptions after reconnecting", || async {
+        (bridge.router.subscription_count() >= 2).then_some(())
+    })
+    .await?;
+    mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "24.1"]).await?;
+    browser.wait_for_text(TEMPERATURE_E2E, "24.1", WAIT).await?;
+
+    browser.close().await?;
+    bridge.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_through_a_proxy_that_drops_the_subprotocol() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    let server = DistServer::start(
+        workspace_root().join("dist"),
+        bridge.ws,
+        ProxyMode::DropSubprotocol,
+    )
+    .await?;
+    let browser = Browser::start(390, 844).await?;
+    browser.client.goto(&server.url()).await?;
+    wait_connected(&browser).await?;
+    eventually(WAIT, "the dashboard's subscriptions", || async {
+        (bridge.router.subscription_count() >= 2).then_some(())
+    })
+    .await?;
+    mosquitto_pub(
+        bridge.tcp,
+        &[
+            "-t",
+            "sensors/phone/moisture",
+            "-m",
+            r#"{"value":41.3,"unit":"%"}"#,
+        ],
+    )
+    .await?;
+    browser
+        .wait_for_text(
+            r#"[data-device="phone"][data-metric="moisture"]"#,
+            "41.3",
+            WAIT,
+        )
+        .await?;
+    browser.close().await?;
+    bridge.stop().await;
+    Ok(())
+}

@@ -1,1 +1,98 @@
+//! Real third-party MQTT clients (Mosquitto's mosquitto_pub and mosquitto_sub)
+//! through the bridge over TCP, in MQTT 3.1 and 3.1.1, at every QoS.
 
+use anyhow::{Context, Result};
+use e2e::{eventually, mosquitto_pub, ChildGuard, TestBridge};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Starts `mosquitto_sub -v` on `filter`, waits until the bridge holds its
+/// subscription, and returns it with a reader of its output lines.
+async fn subscriber(
+    bridge: &TestBridge,
+    filter: &str,
+    extra: &[&str],
+) -> Result<(
+    ChildGuard,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+)> {
+    let before = bridge.router.subscription_count();
+    let mut sub = ChildGuard::spawn(
+        Command::new("mosquitto_sub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &bridge.tcp.port().to_string(),
+                "-v",
+                "-t",
+                filter,
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )?;
+    let stdout = sub.0.stdout.take().context("stdout piped")?;
+    eventually(WAIT, "mosquitto_sub to subscribe", || async {
+        (bridge.router.subscription_count() > before).then_some(())
+    })
+    .await?;
+    Ok((sub, BufReader::new(stdout).lines()))
+}
+
+async fn next_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) -> Result<String> {
+    tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .context("mosquitto_sub printed nothing in time")??
+        .context("mosquitto_sub exited")
+}
+
+#[tokio::test]
+async fn mosquitto_pub_reaches_mosquitto_sub_through_the_bridge() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    let (_sub, mut lines) = subscriber(&bridge, "sensors/+/temperature", &[]).await?;
+    mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "23.5"]).await?;
+    mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/moisture", "-m", "40"]).await?;
+    mosquitto_pub(
+        bridge.tcp,
+        &["-t", "sensors/kitchen/temperature", "-m", "19.0"],
+    )
+    .await?;
+    assert_eq!(next_line(&mut lines).await?, "sensors/e2e/temperature 23.5");
+    // The moisture reading does not match the filter.
+    assert_eq!(
+        next_line(&mut lines).await?,
+        "sensors/kitchen/temperature 19.0"
+    );
+    bridge.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_qos_and_mqtt_31_are_accepted() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    let (_sub, mut lines) = subscriber(&bridge, "interop/#", &["-V", "mqttv31", "-q", "2"]).await?;
+    for (qos, version) in [
+        ("0", "mqttv311"),
+        ("1", "mqttv311"),
+        ("2", "mqttv311"),
+        ("1", "mqttv31"),
+    ] {
+        let payload = format!("qos{qos}-{version}");
+        // mosquitto_pub exits 0 only after the full acknowledgement flow.
+        mosquitto_pub(
+            bridge.tcp,
+            &["-t", "interop/q", "-q", qos, "-V", version, "-m", &payload],
+        )
+        .await?;
+        assert_eq!(next_line(&mut lines).await?, format!("interop/q {payload}"));
+    }
+    bridge.stop().await;
+    Ok(())
+}

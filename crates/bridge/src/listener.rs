@@ -104,6 +104,8 @@ async fn upgrade(
 }
 
 /// Accepts only [`WS_PATH`] and picks an MQTT subprotocol when the client offers any.
+// The signature is tungstenite's handshake `Callback`; its error type is not ours to shrink.
+#[allow(clippy::result_large_err)]
 fn negotiate(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
     if request.uri().path() != WS_PATH {
         return Err(refusal(StatusCode::NOT_FOUND, "MQTT is served at /mqtt"));
