@@ -9,6 +9,29 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 const TEMPERATURE_E2E: &str = r#"[data-device="e2e"][data-metric="temperature"]"#;
 
+/// The bridge, `dist/` served in front of it, and a browser on the page with
+/// the dashboard connected and both chart subscriptions in place.
+async fn open_dashboard(
+    mode: ProxyMode,
+    width: u32,
+    height: u32,
+) -> Result<(TestBridge, DistServer, Browser)> {
+    let bridge = TestBridge::start().await?;
+    let server = DistServer::start(workspace_root().join("dist"), bridge.ws, mode).await?;
+    let browser = Browser::start(width, height).await?;
+    browser.client.goto(&server.url()).await?;
+    wait_connected(&browser).await?;
+    wait_subscribed(&bridge).await?;
+    Ok((bridge, server, browser))
+}
+
+async fn wait_subscribed(bridge: &TestBridge) -> Result<()> {
+    eventually(WAIT, "the dashboard's two subscriptions", || async {
+        (bridge.router.subscription_count() >= 2).then_some(())
+    })
+    .await
+}
+
 async fn wait_connected(browser: &Browser) -> Result<()> {
     eventually(WAIT, "the dashboard to connect", || async {
         let state = browser
@@ -37,21 +60,7 @@ async fn series_pixels(browser: &Browser, rgb: (u8, u8, u8)) -> Result<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> Result<()> {
-    let bridge = TestBridge::start().await?;
-    let server = DistServer::start(
-        workspace_root().join("dist"),
-        bridge.ws,
-        ProxyMode::Transparent,
-    )
-    .await?;
-    let browser = Browser::start(1280, 800).await?;
-    browser.client.goto(&server.url()).await?;
-    wait_connected(&browser).await?;
-    // Both chart subscriptions are in place before anything is published.
-    eventually(WAIT, "the dashboard's subscriptions", || async {
-        (bridge.router.subscription_count() >= 2).then_some(())
-    })
-    .await?;
+    let (bridge, _server, browser) = open_dashboard(ProxyMode::Transparent, 1280, 800).await?;
 
     // The first device's colour (theme::SERIES[0]) is on no empty chart.
     let device_colour = (0, 114, 178);
@@ -102,10 +111,7 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
     .await?;
     let bridge = TestBridge::start_on(tcp, ws).await?;
     wait_connected(&browser).await?;
-    eventually(WAIT, "subscriptions after reconnecting", || async {
-        (bridge.router.subscription_count() >= 2).then_some(())
-    })
-    .await?;
+    wait_subscribed(&bridge).await?;
     mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "24.1"]).await?;
     browser.wait_for_text(TEMPERATURE_E2E, "24.1", WAIT).await?;
 
@@ -116,20 +122,7 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connects_through_a_proxy_that_drops_the_subprotocol() -> Result<()> {
-    let bridge = TestBridge::start().await?;
-    let server = DistServer::start(
-        workspace_root().join("dist"),
-        bridge.ws,
-        ProxyMode::DropSubprotocol,
-    )
-    .await?;
-    let browser = Browser::start(390, 844).await?;
-    browser.client.goto(&server.url()).await?;
-    wait_connected(&browser).await?;
-    eventually(WAIT, "the dashboard's subscriptions", || async {
-        (bridge.router.subscription_count() >= 2).then_some(())
-    })
-    .await?;
+    let (bridge, _server, browser) = open_dashboard(ProxyMode::DropSubprotocol, 390, 844).await?;
     mosquitto_pub(
         bridge.tcp,
         &[

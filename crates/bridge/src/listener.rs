@@ -31,47 +31,38 @@ pub struct Shared {
     pub tasks: TaskTracker,
 }
 
-pub async fn accept_tcp(listener: TcpListener, shared: Shared) {
+/// The next accepted socket, or `None` once shutdown starts. Accept errors
+/// (EMFILE and friends) back off briefly instead of spinning.
+async fn next_socket(listener: &TcpListener, shared: &Shared) -> Option<(TcpStream, String)> {
     loop {
-        let (stream, peer) = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return None,
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer.to_string()));
+                }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "TCP accept failed");
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
                 }
             },
-        };
-        let _ = stream.set_nodelay(true);
+        }
+    }
+}
+
+pub async fn accept_tcp(listener: TcpListener, shared: Shared) {
+    while let Some((stream, peer)) = next_socket(&listener, &shared).await {
         let conn = Connection::new(Transport::Tcp(stream), shared.max_packet_size);
         let s = shared.clone();
-        shared.tasks.spawn(session::run(
-            conn,
-            peer.to_string(),
-            s.router,
-            s.settings,
-            s.shutdown,
-        ));
+        shared
+            .tasks
+            .spawn(session::run(conn, peer, s.router, s.settings, s.shutdown));
     }
 }
 
 pub async fn accept_ws(listener: TcpListener, shared: Shared) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "WebSocket accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer)) = next_socket(&listener, &shared).await {
         let s = shared.clone();
         shared.tasks.spawn(async move {
             let upgrade =
@@ -82,9 +73,9 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared) {
             };
             match ws {
                 Ok(Ok(ws)) => {
-                    let conn =
-                        Connection::new(Transport::WebSocket(Box::new(ws)), s.max_packet_size);
-                    session::run(conn, peer.to_string(), s.router, s.settings, s.shutdown).await;
+                    let transport = Transport::WebSocket(Box::new(ws));
+                    let conn = Connection::new(transport, s.max_packet_size);
+                    session::run(conn, peer, s.router, s.settings, s.shutdown).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "WebSocket upgrade refused"),
                 Err(_) => tracing::info!(%peer, "WebSocket upgrade timed out"),
