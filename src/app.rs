@@ -28,10 +28,7 @@ pub fn App() -> impl IntoView {
     let url = page_broker_url();
     let subscriptions = Metric::ALL
         .iter()
-        .map(|m| Subscription {
-            filter: ByteStr::from_static(m.filter()),
-            qos: QoS::AtMostOnce,
-        })
+        .map(|m| Subscription::new(ByteStr::from_static(m.filter()), QoS::AtMostOnce))
         .collect();
     let link = BrokerLink::start(url.clone(), subscriptions, link_state, move |publish| {
         let at = js_sys::Date::now();

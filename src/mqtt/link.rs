@@ -9,8 +9,7 @@ use bytes::Bytes;
 use gloo_timers::callback::Timeout;
 use leptos::prelude::{RwSignal, Set};
 use mqtt_proto::{
-    ClientConfig, ClientSession, DisconnectReason, Event, Instant, Publish, SubscribeReturnCode,
-    Subscription,
+    ClientConfig, ClientSession, DisconnectReason, Event, Instant, Publish, Subscription,
 };
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -263,11 +262,11 @@ fn drive(weak: &Weak<RefCell<Inner>>) {
                 }
                 Event::Message(publish) => messages.push(publish),
                 Event::SubAck(ack) => {
-                    if ack.return_codes.contains(&SubscribeReturnCode::Failure) {
+                    if ack.reason_codes.iter().any(|c| c.is_error()) {
                         web_sys::console::warn_1(&"the broker refused a subscription".into());
                     }
                 }
-                Event::UnsubAck { .. } => {}
+                Event::UnsubAck(_) | Event::Published { .. } => {}
                 Event::Disconnected(reason) => {
                     // Closing the socket leads to onclose, which schedules the retry.
                     let why = describe(&reason);
@@ -307,6 +306,7 @@ fn send(socket: &Option<WebSocket>, bytes: &Bytes) {
 fn describe(reason: &DisconnectReason) -> String {
     match reason {
         DisconnectReason::Refused(code) => format!("broker refused the connection: {code:?}"),
+        DisconnectReason::ServerDisconnected(code) => format!("broker disconnected: {code:?}"),
         DisconnectReason::ConnectTimeout => "no answer to CONNECT".to_owned(),
         DisconnectReason::KeepAliveTimeout => "broker stopped answering pings".to_owned(),
         DisconnectReason::ProtocolError(e) => format!("protocol error: {e}"),

@@ -2,7 +2,7 @@
 
 use crate::transport::{Transport, TransportError};
 use bytes::BytesMut;
-use mqtt_proto::{Packet, StreamDecoder};
+use mqtt_proto::{Packet, ProtocolVersion, StreamDecoder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -26,13 +26,20 @@ impl Connection {
     pub fn new(transport: Transport, max_packet_size: usize) -> Self {
         Connection {
             transport,
-            decoder: StreamDecoder::new(max_packet_size),
+            // CONNECT decodes the same in every version; the session sets the
+            // version it names before anything else is read.
+            decoder: StreamDecoder::new(max_packet_size, ProtocolVersion::V311),
             encode_buf: BytesMut::with_capacity(4096),
         }
     }
 
     pub fn kind(&self) -> &'static str {
         self.transport.kind()
+    }
+
+    /// The protocol version packets are read and written in from now on.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.decoder.set_version(version);
     }
 
     /// The next packet, or `Ok(None)` when the peer closed cleanly between
@@ -57,7 +64,7 @@ impl Connection {
         packets: impl IntoIterator<Item = &Packet>,
     ) -> Result<(), ConnectionError> {
         for packet in packets {
-            packet.write(&mut self.encode_buf)?;
+            packet.write(&mut self.encode_buf, self.decoder.version())?;
         }
         if self.encode_buf.is_empty() {
             return Ok(());

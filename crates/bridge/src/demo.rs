@@ -5,7 +5,8 @@
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
-    ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, QoS,
+    ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, Properties,
+    Publish, QoS,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -98,8 +99,18 @@ fn topic(device: &str, leaf: &str) -> ByteStr {
     ByteStr::from(format!("sensors/{device}/{leaf}"))
 }
 
-fn reading(value: f64) -> Bytes {
-    Bytes::from(format!("{value:.1}"))
+fn reading(device: &str, leaf: &str, value: f64) -> Publish {
+    Publish::new(topic(device, leaf), Bytes::from(format!("{value:.1}")))
+}
+
+fn status(device: &str, online: bool) -> Publish {
+    let payload = if online { "online" } else { "offline" };
+    let mut p = Publish::new(
+        topic(device, "status"),
+        Bytes::from_static(payload.as_bytes()),
+    );
+    p.retain = true;
+    p
 }
 
 /// FNV-1a, so devices started in the same nanosecond still differ.
@@ -155,6 +166,7 @@ async fn connect_and_publish(
         payload: Bytes::from_static(b"offline"),
         qos: QoS::AtMostOnce,
         retain: true,
+        properties: Properties::new(),
     });
     let mut session = ClientSession::new(config);
     session.connect(now())?;
@@ -167,12 +179,7 @@ async fn connect_and_publish(
             match event {
                 Event::Connected { .. } => {
                     connected = true;
-                    session.publish(
-                        topic(device.name, "status"),
-                        Bytes::from_static(b"online"),
-                        true,
-                        now(),
-                    )?;
+                    session.publish(status(device.name, true), now())?;
                     tracing::debug!(device = device.name, "demo device online");
                 }
                 Event::Disconnected(reason) => bail!("session ended: {reason:?}"),
@@ -188,7 +195,7 @@ async fn connect_and_publish(
         tokio::select! {
             _ = shutdown.cancelled() => {
                 if connected {
-                    session.publish(topic(device.name, "status"), Bytes::from_static(b"offline"), true, now())?;
+                    session.publish(status(device.name, false), now())?;
                 }
                 session.disconnect(now());
                 while let Some(bytes) = session.poll_transmit() {
@@ -208,8 +215,8 @@ async fn connect_and_publish(
             }
             _ = readings.tick(), if connected => {
                 sensor.step();
-                session.publish(topic(device.name, "temperature"), reading(sensor.temperature), false, now())?;
-                session.publish(topic(device.name, "moisture"), reading(sensor.moisture), false, now())?;
+                session.publish(reading(device.name, "temperature", sensor.temperature), now())?;
+                session.publish(reading(device.name, "moisture", sensor.moisture), now())?;
             }
         }
     }

@@ -142,6 +142,7 @@ impl Router {
                 retain: false,
                 topic: publish.topic.clone(),
                 packet_id: None,
+                properties: publish.properties.clone(),
                 payload: publish.payload.clone(),
             };
             let counter = match entry.outbound.try_send(delivery) {

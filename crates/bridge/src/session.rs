@@ -4,8 +4,7 @@
 use crate::connection::{Connection, ConnectionError};
 use crate::router::{Registration, Router};
 use mqtt_proto::{
-    ConnAck, Connect, ConnectReturnCode, LastWill, Packet, Publish, QoS, SubAck,
-    SubscribeReturnCode,
+    Ack, ConnAck, Connect, LastWill, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck,
 };
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,8 +75,8 @@ pub async fn run(
         Ok(Ok(None)) => return,
         Ok(Err(ConnectionError::Protocol(e))) => {
             tracing::info!(%peer, error = %e, "bad CONNECT; closing");
-            if let Some(code) = e.connack_code() {
-                let _ = conn.write_packet(&connack(code)).await;
+            if e.needs_connack() {
+                let _ = conn.write_packet(&connack(e.reason_code())).await;
             }
             return conn.close().await;
         }
@@ -90,10 +89,20 @@ pub async fn run(
             return conn.close().await;
         }
     };
+    conn.set_version(connect.protocol);
+    if connect.protocol == ProtocolVersion::V5 {
+        // MQTT 5.0 is decoded but not served yet: refuse it in its own format
+        // (MQTT 5.0 section 3.1.4) so the client can read why.
+        tracing::info!(%peer, "MQTT 5.0 client refused: not supported yet");
+        let _ = conn
+            .write_packet(&connack(ReasonCode::UnsupportedProtocolVersion))
+            .await;
+        return conn.close().await;
+    }
     let Some(client_id) = client_id_for(&connect) else {
         // MQTT-3.1.3-8: empty id with clean session 0 is refused.
         let _ = conn
-            .write_packet(&connack(ConnectReturnCode::IdentifierRejected))
+            .write_packet(&connack(ReasonCode::ClientIdentifierNotValid))
             .await;
         return conn.close().await;
     };
@@ -107,7 +116,7 @@ pub async fn run(
     };
     if let Err(e) = session
         .conn
-        .write_packet(&connack(ConnectReturnCode::Accepted))
+        .write_packet(&connack(ReasonCode::Success))
         .await
     {
         tracing::debug!(%peer, error = %e, "could not send CONNACK");
@@ -120,11 +129,8 @@ pub async fn run(
     session.finish(will).await;
 }
 
-fn connack(code: ConnectReturnCode) -> Packet {
-    Packet::ConnAck(ConnAck {
-        session_present: false,
-        code,
-    })
+fn connack(code: ReasonCode) -> Packet {
+    Packet::ConnAck(ConnAck::new(code, false))
 }
 
 /// The client's own id, or one we assign when it sent none with a clean session.
@@ -190,33 +196,42 @@ impl Session {
     async fn handle(&mut self, packet: Packet) -> Result<bool, ConnectionError> {
         let reply = match packet {
             Packet::Publish(publish) => self.handle_publish(publish),
-            Packet::PubRel(id) => {
-                self.incoming_qos2.remove(&id);
-                Some(Packet::PubComp(id))
+            Packet::PubRel(ack) => {
+                self.incoming_qos2.remove(&ack.packet_id);
+                Some(Packet::PubComp(Ack::new(ack.packet_id)))
             }
             Packet::Subscribe(subscribe) => {
-                let mut return_codes = Vec::with_capacity(subscribe.subscriptions.len());
+                let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
                 for s in &subscribe.subscriptions {
                     let granted = s.qos.min(MAX_GRANTED_QOS);
                     self.router
                         .subscribe(self.registration.key, &s.filter, granted);
                     self.filters.insert(s.filter.to_string());
-                    return_codes.push(SubscribeReturnCode::Granted(granted));
+                    reason_codes.push(ReasonCode::granted(granted));
                 }
-                Some(Packet::SubAck(SubAck {
-                    packet_id: subscribe.packet_id,
-                    return_codes,
-                }))
+                Some(Packet::SubAck(SubAck::new(
+                    subscribe.packet_id,
+                    reason_codes,
+                )))
             }
             Packet::Unsubscribe(unsubscribe) => {
+                let mut reason_codes = Vec::with_capacity(unsubscribe.filters.len());
                 for filter in &unsubscribe.filters {
-                    self.router.unsubscribe(self.registration.key, filter);
+                    let existed = self.router.unsubscribe(self.registration.key, filter);
                     self.filters.remove(filter.as_str());
+                    reason_codes.push(if existed {
+                        ReasonCode::Success
+                    } else {
+                        ReasonCode::NoSubscriptionExisted
+                    });
                 }
-                Some(Packet::UnsubAck(unsubscribe.packet_id))
+                Some(Packet::UnsubAck(SubAck::new(
+                    unsubscribe.packet_id,
+                    reason_codes,
+                )))
             }
             Packet::PingReq => Some(Packet::PingResp),
-            Packet::Disconnect => return Ok(false),
+            Packet::Disconnect(_) => return Ok(false),
             // Nothing is sent at QoS > 0 yet, so acknowledgements of ours cannot arrive.
             other => {
                 return Err(ConnectionError::Protocol(
@@ -234,14 +249,14 @@ impl Session {
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
                 self.router.publish(&publish);
-                Some(Packet::PubAck(id))
+                Some(Packet::PubAck(Ack::new(id)))
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Route once; a retransmission before PUBREL is only acknowledged.
                 if self.incoming_qos2.insert(id) {
                     self.router.publish(&publish);
                 }
-                Some(Packet::PubRec(id))
+                Some(Packet::PubRec(Ack::new(id)))
             }
             _ => {
                 self.router.publish(&publish);
@@ -259,6 +274,7 @@ impl Session {
             let mut publish = Publish::new(will.topic, will.payload);
             publish.qos = will.qos;
             publish.retain = will.retain;
+            publish.properties = will.properties;
             self.router.publish(&publish);
         }
         self.conn.close().await;

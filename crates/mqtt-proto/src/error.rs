@@ -1,4 +1,4 @@
-use crate::packet::PacketType;
+use crate::packet::{PacketType, PropertyContext, ReasonCode};
 
 /// Everything that can go wrong decoding or encoding MQTT, as one flat enum.
 ///
@@ -43,8 +43,24 @@ pub enum Error {
     InvalidConnectReturnCode(u8),
     #[error("SUBACK return code {0:#04x} is reserved")]
     InvalidSubscribeReturnCode(u8),
-    #[error("requested QoS byte {0:#04x} has reserved bits set")]
+    #[error("reason code {code:#04x} is not one a {packet:?} may carry")]
+    InvalidReasonCode { packet: PacketType, code: u8 },
+    #[error("subscription options {0:#04x} have reserved bits set or Retain Handling 3")]
     InvalidSubscriptionOptions(u8),
+    #[error("No Local on a shared subscription")]
+    NoLocalOnSharedSubscription,
+    #[error("unknown property identifier {0:#04x}")]
+    UnknownProperty(u8),
+    #[error("property {0:#04x} has a value outside its range")]
+    InvalidPropertyValue(u8),
+    #[error("property {0:#04x} appears more than once")]
+    DuplicateProperty(u8),
+    #[error("property {id:#04x} may not appear in {context:?}")]
+    PropertyNotAllowed { id: u8, context: PropertyContext },
+    #[error("{0:?} does not exist before MQTT 5.0")]
+    NotInVersion(PacketType),
+    #[error("shared subscription needs $share/<group>/<filter> with a group free of wildcards")]
+    InvalidSharedSubscription,
     #[error("{0:?} carries no topic filter")]
     NoTopicFilters(PacketType),
     #[error("topic is empty")]
@@ -57,17 +73,42 @@ pub enum Error {
     UnexpectedPacket(PacketType),
     #[error("the session is not connected")]
     NotConnected,
+    #[error("topic alias {0} is 0, above the maximum, or not set up")]
+    TopicAliasInvalid(u16),
+    #[error("more unacknowledged QoS 2 messages than Receive Maximum allows")]
+    ReceiveMaximumExceeded,
 }
 
 impl Error {
-    /// The MQTT 3.1.1 CONNACK return code a server sends before closing the
-    /// connection for this error, where the specification asks for one.
-    pub fn connack_code(&self) -> Option<crate::ConnectReturnCode> {
+    /// The reason code a 5.0 peer reports this error with (in DISCONNECT, or in
+    /// CONNACK while connecting).
+    pub fn reason_code(&self) -> ReasonCode {
+        use Error::*;
         match self {
-            Error::UnsupportedProtocolLevel(_) => {
-                Some(crate::ConnectReturnCode::UnacceptableProtocolVersion)
+            PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            UnsupportedProtocolLevel(_) | InvalidProtocolName(_) => {
+                ReasonCode::UnsupportedProtocolVersion
             }
-            _ => None,
+            WildcardInTopicName => ReasonCode::TopicNameInvalid,
+            TopicAliasInvalid(_) => ReasonCode::TopicAliasInvalid,
+            ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
+            InvalidWildcard | InvalidSharedSubscription => ReasonCode::TopicFilterInvalid,
+            DuplicateProperty(_)
+            | PropertyNotAllowed { .. }
+            | InvalidPropertyValue(_)
+            | NoLocalOnSharedSubscription
+            | UnexpectedPacket(_)
+            | ZeroPacketId
+            | EmptyTopic
+            | NotInVersion(_) => ReasonCode::ProtocolError,
+            _ => ReasonCode::MalformedPacket,
         }
+    }
+
+    /// Whether a server owes the client a CONNACK with this error's code before
+    /// closing (an unsupported protocol version, spec 3.1.2.2); other CONNECT
+    /// errors just close the connection.
+    pub fn needs_connack(&self) -> bool {
+        matches!(self, Error::UnsupportedProtocolLevel(_))
     }
 }

@@ -1,6 +1,6 @@
 //! Finding whole packets in a byte stream.
 
-use crate::{varint, Error, Packet};
+use crate::{varint, Error, Packet, ProtocolVersion};
 use bytes::{Buf, BytesMut};
 
 /// Where the next packet in a buffer begins and ends.
@@ -62,14 +62,32 @@ pub fn check(buf: &[u8], max_packet_size: usize) -> Result<Option<Frame>, Error>
 pub struct StreamDecoder {
     buf: BytesMut,
     max_packet_size: usize,
+    version: ProtocolVersion,
 }
 
 impl StreamDecoder {
-    pub fn new(max_packet_size: usize) -> Self {
+    /// A decoder for `version`; a server learns the version from CONNECT
+    /// (which decodes the same in every version) and then calls
+    /// [`StreamDecoder::set_version`].
+    pub fn new(max_packet_size: usize, version: ProtocolVersion) -> Self {
         StreamDecoder {
             buf: BytesMut::new(),
             max_packet_size,
+            version,
         }
+    }
+
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Changes the limit, e.g. to the Maximum Packet Size a 5.0 peer announced.
+    pub fn set_max_packet_size(&mut self, max_packet_size: usize) {
+        self.max_packet_size = max_packet_size;
     }
 
     /// Appends received bytes.
@@ -100,7 +118,7 @@ impl StreamDecoder {
         };
         self.buf.advance(frame.header_len);
         let body = self.buf.split_to(frame.body_len).freeze();
-        Packet::read(frame.first_byte, body).map(Some)
+        Packet::read(frame.first_byte, body, self.version).map(Some)
     }
 }
 
@@ -117,7 +135,7 @@ mod tests {
     ];
 
     fn decode_in_chunks(chunk: usize) -> Vec<Packet> {
-        let mut decoder = StreamDecoder::new(1024);
+        let mut decoder = StreamDecoder::new(1024, ProtocolVersion::V311);
         let mut packets = Vec::new();
         for piece in STREAM.chunks(chunk) {
             decoder.feed(piece);
@@ -134,7 +152,7 @@ mod tests {
         let whole = decode_in_chunks(STREAM.len());
         assert_eq!(whole.len(), 3);
         assert_eq!(whole[0], Packet::PingReq);
-        assert_eq!(whole[2], Packet::Disconnect);
+        assert_eq!(whole[2], Packet::disconnect());
         for chunk in 1..STREAM.len() {
             assert_eq!(decode_in_chunks(chunk), whole, "chunk size {chunk}");
         }
@@ -142,7 +160,7 @@ mod tests {
 
     #[test]
     fn oversize_is_refused_from_the_header_alone() {
-        let mut decoder = StreamDecoder::new(100);
+        let mut decoder = StreamDecoder::new(100, ProtocolVersion::V311);
         // PUBLISH announcing 256 MiB - 1: only the header has arrived.
         decoder.feed(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F]);
         assert_eq!(

@@ -1,4 +1,5 @@
-//! Sans-IO MQTT: packets, framing, topics and a client session state machine.
+//! Sans-IO MQTT 3.1, 3.1.1 and 5.0: packets, framing, topics and a client
+//! session state machine.
 //!
 //! Nothing here touches a socket, a timer or a thread. Callers feed bytes and the
 //! current time in and take bytes and events out, so the same code runs natively
@@ -32,8 +33,9 @@ pub use client::{ClientConfig, ClientSession, DisconnectReason, Event, Instant, 
 pub use error::Error;
 pub use framing::StreamDecoder;
 pub use packet::{
-    ConnAck, Connect, ConnectReturnCode, LastWill, Packet, PacketType, ProtocolVersion, Publish,
-    QoS, SubAck, Subscribe, SubscribeReturnCode, Subscription, Unsubscribe,
+    Ack, ConnAck, Connect, LastWill, Packet, PacketType, Properties, Property, PropertyContext,
+    ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Status, SubAck, Subscribe,
+    Subscription, UnsubAck, Unsubscribe,
 };
 
 /// The largest packet MQTT can express: a remaining length of 268,435,455 bytes

@@ -16,8 +16,27 @@ pub fn validate_topic_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks a topic filter: `+` fills a whole level, `#` fills the whole last level.
+/// `(group, filter)` of a shared subscription `$share/<group>/<filter>`
+/// (MQTT 5.0 section 4.8.2), or `None` for an ordinary filter.
+pub fn parse_shared(filter: &str) -> Option<(&str, &str)> {
+    let rest = filter.strip_prefix("$share/")?;
+    rest.split_once('/')
+}
+
+/// Checks a topic filter: `+` fills a whole level, `#` fills the whole last
+/// level; a shared subscription's group is one level free of wildcards.
 pub fn validate_topic_filter(filter: &str) -> Result<(), Error> {
+    if filter.starts_with("$share/") || filter == "$share" {
+        let (group, inner) = parse_shared(filter).ok_or(Error::InvalidSharedSubscription)?;
+        if group.is_empty() || group.contains(['+', '#']) || inner.is_empty() {
+            return Err(Error::InvalidSharedSubscription);
+        }
+        return validate_plain_filter(inner);
+    }
+    validate_plain_filter(filter)
+}
+
+fn validate_plain_filter(filter: &str) -> Result<(), Error> {
     if filter.is_empty() {
         return Err(Error::EmptyTopic);
     }
@@ -137,6 +156,34 @@ mod tests {
         for (filter, name, expected) in cases {
             assert_eq!(filter_matches(filter, name), expected, "{filter} vs {name}");
         }
+    }
+
+    #[test]
+    fn shared_subscriptions() {
+        assert_eq!(
+            parse_shared("$share/g1/sensors/+/t"),
+            Some(("g1", "sensors/+/t"))
+        );
+        assert_eq!(parse_shared("sensors/#"), None);
+        assert_eq!(validate_topic_filter("$share/g1/sensors/#"), Ok(()));
+        assert_eq!(validate_topic_filter("$share/g1/#"), Ok(()));
+        for bad in [
+            "$share/g1",
+            "$share//a",
+            "$share/g+/a",
+            "$share/g1/",
+            "$share",
+        ] {
+            assert_eq!(
+                validate_topic_filter(bad),
+                Err(Error::InvalidSharedSubscription),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            validate_topic_filter("$share/g/a/#/b"),
+            Err(Error::InvalidWildcard)
+        );
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl PacketReader {
     pub fn new(stream: TcpStream) -> Self {
         PacketReader {
             stream,
-            decoder: StreamDecoder::new(1 << 20),
+            decoder: StreamDecoder::new(1 << 20, mqtt_proto::ProtocolVersion::V311),
         }
     }
 

@@ -6,14 +6,21 @@
 //! returns, calls [`ClientSession::handle_timeout`] at [`ClientSession::poll_timeout`],
 //! and reacts to [`ClientSession::poll_event`]. When an event says the session
 //! is disconnected, the caller closes the transport; a new transport gets a new
-//! `connect`.
+//! `connect`, and QoS 1/2 messages still in flight are sent again.
+
+mod outbox;
 
 use crate::{
-    packet::SubAck, topic, ByteStr, ConnectReturnCode, Error, LastWill, Packet, ProtocolVersion,
-    Publish, QoS, StreamDecoder, Subscribe, Subscription, Unsubscribe,
+    topic, Ack, ByteStr, Error, LastWill, Packet, Properties, Property, ProtocolVersion, Publish,
+    QoS, ReasonCode, StreamDecoder, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe,
 };
-use alloc::{collections::BTreeSet, collections::VecDeque, string::String, vec::Vec};
+use alloc::{
+    collections::{BTreeMap, BTreeSet, VecDeque},
+    string::String,
+    vec::Vec,
+};
 use bytes::{Bytes, BytesMut};
+use outbox::{AckOutcome, Outbox};
 
 /// A point in time, in milliseconds since an origin the caller picks.
 ///
@@ -42,12 +49,19 @@ pub struct ClientConfig {
     pub client_id: String,
     /// Seconds between control packets; 0 turns keepalive off.
     pub keep_alive_secs: u16,
+    /// Clean session (3.1.1) or clean start (5.0).
     pub clean_session: bool,
     pub username: Option<String>,
     pub password: Option<Bytes>,
     pub will: Option<LastWill>,
-    /// Largest packet accepted from the server.
+    /// Largest packet accepted from the server (announced to 5.0 servers).
     pub max_packet_size: usize,
+    /// QoS 1/2 messages the server may have unacknowledged towards us (5.0).
+    pub receive_maximum: u16,
+    /// Topic aliases the server may use towards us (5.0); 0 allows none.
+    pub topic_alias_maximum: u16,
+    /// 5.0 Session Expiry Interval in seconds; 0 ends the session with the connection.
+    pub session_expiry_secs: u32,
     /// How long to wait for CONNACK.
     pub connect_timeout_ms: u64,
 }
@@ -63,8 +77,31 @@ impl ClientConfig {
             password: None,
             will: None,
             max_packet_size: 1024 * 1024,
+            receive_maximum: 64,
+            topic_alias_maximum: 16,
+            session_expiry_secs: 0,
             connect_timeout_ms: 10_000,
         }
+    }
+
+    fn connect_properties(&self) -> Properties {
+        let mut p = Properties::new();
+        if !self.protocol.is_v5() {
+            return p;
+        }
+        if self.session_expiry_secs > 0 {
+            p.push(Property::SessionExpiryInterval(self.session_expiry_secs));
+        }
+        if self.receive_maximum != u16::MAX {
+            p.push(Property::ReceiveMaximum(self.receive_maximum.max(1)));
+        }
+        if let Ok(max) = u32::try_from(self.max_packet_size) {
+            p.push(Property::MaximumPacketSize(max.max(1)));
+        }
+        if self.topic_alias_maximum > 0 {
+            p.push(Property::TopicAliasMaximum(self.topic_alias_maximum));
+        }
+        p
     }
 }
 
@@ -79,8 +116,10 @@ pub enum SessionState {
 /// Why a session left the connected or connecting state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectReason {
-    /// The server answered CONNECT with a refusal.
-    Refused(ConnectReturnCode),
+    /// The server answered CONNECT with a failure code.
+    Refused(ReasonCode),
+    /// The server sent DISCONNECT (5.0) with this reason.
+    ServerDisconnected(ReasonCode),
     /// No CONNACK within the connect timeout.
     ConnectTimeout,
     /// No PINGRESP within one keepalive period of a PINGREQ.
@@ -93,11 +132,33 @@ pub enum DisconnectReason {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Connected { session_present: bool },
+    Connected {
+        session_present: bool,
+    },
     Message(Publish),
     SubAck(SubAck),
-    UnsubAck { packet_id: u16 },
+    UnsubAck(UnsubAck),
+    /// A QoS 1 or 2 message finished its acknowledgement flow.
+    Published {
+        packet_id: u16,
+    },
     Disconnected(DisconnectReason),
+}
+
+/// What the server's CONNACK allowed for this connection.
+#[derive(Debug, Clone, Copy)]
+struct ServerLimits {
+    receive_maximum: usize,
+    max_packet_size: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            receive_maximum: usize::from(u16::MAX),
+            max_packet_size: crate::MAX_POSSIBLE_PACKET_SIZE,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -110,15 +171,25 @@ pub struct ClientSession {
     last_sent: Instant,
     connect_deadline: Instant,
     ping_sent: Option<Instant>,
-    next_packet_id: u16,
+    /// Keepalive in force: ours, or the 5.0 Server Keep Alive.
+    keep_alive_secs: u16,
+    limits: ServerLimits,
+    outbox: Outbox,
+    /// Identifiers of SUBSCRIBE and UNSUBSCRIBE awaiting their ack.
+    pending_acks: BTreeSet<u16>,
     /// QoS 2 messages received and passed on, awaiting PUBREL (spec 4.3.3).
     incoming_qos2: BTreeSet<u16>,
+    /// Topic aliases the server set up on this connection (5.0).
+    incoming_aliases: BTreeMap<u16, ByteStr>,
+    /// Whether a connection has ever been accepted: a later one may resume.
+    has_connected: bool,
 }
 
 impl ClientSession {
     pub fn new(config: ClientConfig) -> Self {
-        let decoder = StreamDecoder::new(config.max_packet_size);
+        let decoder = StreamDecoder::new(config.max_packet_size, config.protocol);
         ClientSession {
+            keep_alive_secs: config.keep_alive_secs,
             config,
             state: SessionState::Disconnected,
             decoder,
@@ -127,8 +198,12 @@ impl ClientSession {
             last_sent: Instant::default(),
             connect_deadline: Instant::default(),
             ping_sent: None,
-            next_packet_id: 0,
+            limits: ServerLimits::default(),
+            outbox: Outbox::default(),
+            pending_acks: BTreeSet::new(),
             incoming_qos2: BTreeSet::new(),
+            incoming_aliases: BTreeMap::new(),
+            has_connected: false,
         }
     }
 
@@ -140,11 +215,21 @@ impl ClientSession {
         &self.config
     }
 
+    /// QoS 1/2 messages accepted by [`ClientSession::publish`] and not yet
+    /// acknowledged, including those waiting for room in the window.
+    pub fn unacknowledged(&self) -> usize {
+        self.outbox.len()
+    }
+
     /// Starts the handshake on a freshly opened transport.
     pub fn connect(&mut self, now: Instant) -> Result<(), Error> {
         self.decoder.clear();
         self.outgoing.clear();
         self.ping_sent = None;
+        self.keep_alive_secs = self.config.keep_alive_secs;
+        self.limits = ServerLimits::default();
+        self.incoming_aliases.clear();
+        self.pending_acks.clear();
         let c = &self.config;
         let connect = Packet::Connect(crate::Connect {
             protocol: c.protocol,
@@ -154,6 +239,7 @@ impl ClientSession {
             will: c.will.clone(),
             username: c.username.as_deref().map(ByteStr::from),
             password: c.password.clone(),
+            properties: c.connect_properties(),
         });
         self.send(&connect, now)?;
         self.state = SessionState::Connecting;
@@ -171,7 +257,7 @@ impl ClientSession {
             match self.decoder.next_packet() {
                 Ok(Some(packet)) => self.handle_packet(packet, now),
                 Ok(None) => break,
-                Err(e) => self.close(DisconnectReason::ProtocolError(e)),
+                Err(e) => self.fail(e, now),
             }
         }
     }
@@ -254,12 +340,14 @@ impl ClientSession {
         for s in &subscriptions {
             topic::validate_topic_filter(&s.filter)?;
         }
-        let packet_id = self.allocate_packet_id();
+        let packet_id = self.allocate_control_id();
         let subscribe = Subscribe {
             packet_id,
             subscriptions,
+            properties: Properties::new(),
         };
         self.send(&Packet::Subscribe(subscribe), now)?;
+        self.pending_acks.insert(packet_id);
         Ok(packet_id)
     }
 
@@ -271,86 +359,193 @@ impl ClientSession {
         for f in &filters {
             topic::validate_topic_filter(f)?;
         }
-        let packet_id = self.allocate_packet_id();
-        self.send(
-            &Packet::Unsubscribe(Unsubscribe { packet_id, filters }),
-            now,
-        )?;
+        let packet_id = self.allocate_control_id();
+        let unsubscribe = Unsubscribe {
+            packet_id,
+            filters,
+            properties: Properties::new(),
+        };
+        self.send(&Packet::Unsubscribe(unsubscribe), now)?;
+        self.pending_acks.insert(packet_id);
         Ok(packet_id)
     }
 
-    /// Publishes at QoS 0.
-    pub fn publish(
-        &mut self,
-        topic: ByteStr,
-        payload: Bytes,
-        retain: bool,
-        now: Instant,
-    ) -> Result<(), Error> {
-        self.require_connected()?;
-        topic::validate_topic_name(&topic)?;
-        let mut publish = Publish::new(topic, payload);
-        publish.retain = retain;
-        self.send(&Packet::Publish(publish), now)
+    /// Publishes a message. QoS 0 goes out now (and is dropped if not
+    /// connected); QoS 1 and 2 get a packet identifier, which this returns, and
+    /// are sent as the server's Receive Maximum allows, kept until acknowledged
+    /// ([`Event::Published`]) and resent after a reconnect.
+    pub fn publish(&mut self, mut publish: Publish, now: Instant) -> Result<Option<u16>, Error> {
+        topic::validate_topic_name(&publish.topic)?;
+        publish.dup = false;
+        // Refuse now what the server could never accept, rather than at resend time.
+        let size = Packet::Publish(publish.clone()).encoded_len(self.config.protocol)?;
+        if size > self.limits.max_packet_size {
+            return Err(Error::PacketTooLarge {
+                size,
+                max: self.limits.max_packet_size,
+            });
+        }
+        if publish.qos == QoS::AtMostOnce {
+            self.require_connected()?;
+            publish.packet_id = None;
+            self.send(&Packet::Publish(publish), now)?;
+            return Ok(None);
+        }
+        let pending = &self.pending_acks;
+        let incoming = &self.incoming_qos2;
+        let id = self
+            .outbox
+            .allocate_id(|id| pending.contains(&id) || incoming.contains(&id));
+        publish.packet_id = Some(id);
+        self.outbox.push(publish);
+        if self.state == SessionState::Connected {
+            self.flush_window(now);
+        }
+        Ok(Some(id))
     }
 
     /// Sends DISCONNECT, after which the caller closes the transport.
     pub fn disconnect(&mut self, now: Instant) {
         if self.state == SessionState::Connected {
-            let _ = self.send(&Packet::Disconnect, now);
+            let _ = self.send(&Packet::disconnect(), now);
         }
         self.state = SessionState::Disconnected;
     }
 
     fn handle_packet(&mut self, packet: Packet, now: Instant) {
         match (self.state, packet) {
-            (SessionState::Connecting, Packet::ConnAck(ack)) => {
-                if ack.code == ConnectReturnCode::Accepted {
-                    self.state = SessionState::Connected;
-                    self.events.push_back(Event::Connected {
-                        session_present: ack.session_present,
-                    });
-                } else {
-                    self.close(DisconnectReason::Refused(ack.code));
-                }
-            }
+            (SessionState::Connecting, Packet::ConnAck(ack)) => self.handle_connack(ack, now),
             (SessionState::Connected, Packet::Publish(publish)) => {
                 self.handle_publish(publish, now)
             }
-            (SessionState::Connected, Packet::PubRel(id)) => {
-                self.incoming_qos2.remove(&id);
-                let _ = self.send(&Packet::PubComp(id), now);
+            (SessionState::Connected, Packet::PubAck(ack)) => {
+                let outcome = self.outbox.puback(ack.packet_id);
+                self.finish_outgoing(ack.packet_id, outcome, now)
             }
-            (SessionState::Connected, Packet::SubAck(ack)) => {
+            (SessionState::Connected, Packet::PubRec(ack)) => {
+                let outcome = self.outbox.pubrec(ack.packet_id, ack.reason.is_error());
+                self.finish_outgoing(ack.packet_id, outcome, now)
+            }
+            (SessionState::Connected, Packet::PubComp(ack)) => {
+                let outcome = self.outbox.pubcomp(ack.packet_id);
+                self.finish_outgoing(ack.packet_id, outcome, now)
+            }
+            (SessionState::Connected, Packet::PubRel(ack)) => {
+                self.incoming_qos2.remove(&ack.packet_id);
+                let _ = self.send(&Packet::PubComp(Ack::new(ack.packet_id)), now);
+            }
+            (SessionState::Connected, Packet::SubAck(ack))
+                if self.pending_acks.remove(&ack.packet_id) =>
+            {
                 self.events.push_back(Event::SubAck(ack))
             }
-            (SessionState::Connected, Packet::UnsubAck(packet_id)) => {
-                self.events.push_back(Event::UnsubAck { packet_id })
+            (SessionState::Connected, Packet::UnsubAck(ack))
+                if self.pending_acks.remove(&ack.packet_id) =>
+            {
+                self.events.push_back(Event::UnsubAck(ack))
             }
             (SessionState::Connected, Packet::PingResp) => self.ping_sent = None,
-            (_, other) => self.close(DisconnectReason::ProtocolError(Error::UnexpectedPacket(
-                other.packet_type(),
-            ))),
+            (_, Packet::Disconnect(status)) if self.config.protocol.is_v5() => {
+                self.close(DisconnectReason::ServerDisconnected(status.reason))
+            }
+            (_, other) => self.fail(Error::UnexpectedPacket(other.packet_type()), now),
         }
     }
 
-    fn handle_publish(&mut self, publish: Publish, now: Instant) {
+    fn handle_connack(&mut self, ack: crate::ConnAck, now: Instant) {
+        if ack.code != ReasonCode::Success {
+            self.close(DisconnectReason::Refused(ack.code));
+            return;
+        }
+        for p in ack.properties.iter() {
+            match p {
+                Property::ReceiveMaximum(n) => self.limits.receive_maximum = usize::from(*n),
+                Property::MaximumPacketSize(n) => self.limits.max_packet_size = *n as usize,
+                Property::ServerKeepAlive(secs) => self.keep_alive_secs = *secs,
+                _ => {}
+            }
+        }
+        self.state = SessionState::Connected;
+        // MQTT 4.4: a resumed session resends what is in flight, in order.
+        let resumed = ack.session_present && self.has_connected;
+        self.has_connected = true;
+        self.events.push_back(Event::Connected {
+            session_present: ack.session_present,
+        });
+        if resumed {
+            let resend: Vec<Packet> = self.outbox.resend_resumed().collect();
+            for packet in resend {
+                let _ = self.send(&packet, now);
+            }
+        } else {
+            self.incoming_qos2.clear();
+            for packet_id in self.outbox.restart_fresh() {
+                self.events.push_back(Event::Published { packet_id });
+            }
+        }
+        self.flush_window(now);
+    }
+
+    fn handle_publish(&mut self, mut publish: Publish, now: Instant) {
+        if let Some(alias) = publish.topic_alias() {
+            if alias > self.config.topic_alias_maximum {
+                return self.fail(Error::TopicAliasInvalid(alias), now);
+            }
+            if publish.topic.is_empty() {
+                match self.incoming_aliases.get(&alias) {
+                    Some(topic) => publish.topic = topic.clone(),
+                    None => return self.fail(Error::TopicAliasInvalid(alias), now),
+                }
+            } else {
+                self.incoming_aliases.insert(alias, publish.topic.clone());
+            }
+        }
         match (publish.qos, publish.packet_id) {
             (QoS::AtMostOnce, _) => self.events.push_back(Event::Message(publish)),
             (QoS::AtLeastOnce, Some(id)) => {
-                let _ = self.send(&Packet::PubAck(id), now);
+                let _ = self.send(&Packet::PubAck(Ack::new(id)), now);
                 self.events.push_back(Event::Message(publish));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Pass the message on once; a DUP before PUBREL is answered again
                 // but not delivered again.
+                if !self.incoming_qos2.contains(&id)
+                    && self.incoming_qos2.len() >= usize::from(self.config.receive_maximum)
+                    && self.config.protocol.is_v5()
+                {
+                    return self.fail(Error::ReceiveMaximumExceeded, now);
+                }
                 if self.incoming_qos2.insert(id) {
                     self.events.push_back(Event::Message(publish));
                 }
-                let _ = self.send(&Packet::PubRec(id), now);
+                let _ = self.send(&Packet::PubRec(Ack::new(id)), now);
             }
             // The decoder guarantees an identifier for QoS 1 and 2.
-            (_, None) => self.close(DisconnectReason::ProtocolError(Error::ZeroPacketId)),
+            (_, None) => self.fail(Error::ZeroPacketId, now),
+        }
+    }
+
+    fn finish_outgoing(&mut self, packet_id: u16, outcome: AckOutcome, now: Instant) {
+        match outcome {
+            AckOutcome::Done => {
+                self.events.push_back(Event::Published { packet_id });
+                self.flush_window(now);
+            }
+            AckOutcome::Release => {
+                let _ = self.send(&Packet::PubRel(Ack::new(packet_id)), now);
+            }
+            // MQTT 5.0 4.13: an ack for an unknown identifier is a protocol error.
+            AckOutcome::Unknown => {
+                self.fail(Error::UnexpectedPacket(crate::PacketType::PubAck), now)
+            }
+        }
+    }
+
+    fn flush_window(&mut self, now: Instant) {
+        let window = self.limits.receive_maximum;
+        let ready: Vec<Packet> = self.outbox.fill_window(window).collect();
+        for packet in ready {
+            let _ = self.send(&packet, now);
         }
     }
 
@@ -361,22 +556,33 @@ impl ClientSession {
         }
     }
 
-    fn allocate_packet_id(&mut self) -> u16 {
-        self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
-        self.next_packet_id
+    fn allocate_control_id(&mut self) -> u16 {
+        let incoming = &self.incoming_qos2;
+        let pending = &self.pending_acks;
+        self.outbox
+            .allocate_id(|id| pending.contains(&id) || incoming.contains(&id))
     }
 
     fn keep_alive_ms(&self) -> Option<u64> {
-        match self.config.keep_alive_secs {
+        match self.keep_alive_secs {
             0 => None,
             secs => Some(u64::from(secs) * 1000),
         }
     }
 
     fn send(&mut self, packet: &Packet, now: Instant) -> Result<(), Error> {
-        packet.write(&mut self.outgoing)?;
+        packet.write(&mut self.outgoing, self.config.protocol)?;
         self.last_sent = now;
         Ok(())
+    }
+
+    /// Ends the session over a protocol error, telling a 5.0 server why.
+    fn fail(&mut self, error: Error, now: Instant) {
+        if self.config.protocol.is_v5() && self.state == SessionState::Connected {
+            let status = crate::Status::new(error.reason_code());
+            let _ = self.send(&Packet::Disconnect(status), now);
+        }
+        self.close(DisconnectReason::ProtocolError(error));
     }
 
     fn close(&mut self, reason: DisconnectReason) {

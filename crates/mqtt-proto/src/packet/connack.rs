@@ -1,55 +1,65 @@
-//! CONNACK (spec 3.2).
+//! CONNACK (spec 3.2): 3.1.1 return codes and 5.0 reason codes are both a
+//! [`ReasonCode`]; 5.0 adds properties.
 
+use super::properties::{Properties, PropertyContext};
+use super::reason::ReasonCode;
 use super::wire::Reader;
-use crate::Error;
+use crate::{Error, PacketType, ProtocolVersion};
 use bytes::BufMut;
 
-/// The server's answer to CONNECT (spec 3.2.2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ConnectReturnCode {
-    Accepted = 0,
-    UnacceptableProtocolVersion = 1,
-    IdentifierRejected = 2,
-    ServerUnavailable = 3,
-    BadUserNameOrPassword = 4,
-    NotAuthorized = 5,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnAck {
+    pub session_present: bool,
+    pub code: ReasonCode,
+    /// 5.0 CONNACK properties; empty before 5.0.
+    pub properties: Properties,
 }
 
-impl ConnectReturnCode {
-    fn from_u8(v: u8) -> Result<Self, Error> {
-        use ConnectReturnCode::*;
-        Ok(match v {
-            0 => Accepted,
-            1 => UnacceptableProtocolVersion,
-            2 => IdentifierRejected,
-            3 => ServerUnavailable,
-            4 => BadUserNameOrPassword,
-            5 => NotAuthorized,
-            other => return Err(Error::InvalidConnectReturnCode(other)),
+impl ConnAck {
+    pub fn new(code: ReasonCode, session_present: bool) -> ConnAck {
+        ConnAck {
+            session_present,
+            code,
+            properties: Properties::new(),
+        }
+    }
+
+    pub(super) fn body_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
+        Ok(2 + if version.is_v5() {
+            self.properties.encoded_len()?
+        } else {
+            0
         })
+    }
+
+    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
+        buf.put_u8(u8::from(self.session_present));
+        if version.is_v5() {
+            buf.put_u8(self.code as u8);
+            self.properties.write(buf);
+        } else {
+            buf.put_u8(self.code.to_v3_connack());
+        }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnAck {
-    pub session_present: bool,
-    pub code: ConnectReturnCode,
-}
-
-pub fn read(r: &mut Reader) -> Result<ConnAck, Error> {
+pub fn read(r: &mut Reader, version: ProtocolVersion) -> Result<ConnAck, Error> {
     let flags = r.u8()?;
     if flags & 0xFE != 0 {
         return Err(Error::InvalidConnAckFlags(flags));
     }
+    let code = r.u8()?;
+    let (code, properties) = if version.is_v5() {
+        (
+            ReasonCode::read_for(PacketType::ConnAck, code)?,
+            Properties::read(r, PropertyContext::Packet(PacketType::ConnAck))?,
+        )
+    } else {
+        (ReasonCode::from_v3_connack(code)?, Properties::new())
+    };
     Ok(ConnAck {
         session_present: flags & 1 != 0,
-        code: ConnectReturnCode::from_u8(r.u8()?)?,
+        code,
+        properties,
     })
-}
-
-impl ConnAck {
-    pub(super) fn write_body(&self, buf: &mut impl BufMut) {
-        buf.put_u8(u8::from(self.session_present));
-        buf.put_u8(self.code as u8);
-    }
 }

@@ -1,7 +1,9 @@
-//! CONNECT (spec 3.1), for MQTT 3.1 ("MQIsdp", level 3) and 3.1.1 ("MQTT", level 4).
+//! CONNECT (spec 3.1), for MQTT 3.1 ("MQIsdp", level 3), 3.1.1 ("MQTT", level 4)
+//! and 5.0 ("MQTT", level 5, with properties for the connection and the Will).
 
+use super::properties::{Properties, PropertyContext};
 use super::wire::{field_len, put_field, Reader};
-use crate::{topic, ByteStr, Error, QoS};
+use crate::{topic, ByteStr, Error, PacketType, QoS};
 use bytes::{BufMut, Bytes};
 
 /// The protocol a client speaks, from CONNECT's protocol name and level.
@@ -12,13 +14,15 @@ pub enum ProtocolVersion {
     /// MQTT 3.1.1: protocol name "MQTT", level 4.
     #[default]
     V311,
+    /// MQTT 5.0: protocol name "MQTT", level 5.
+    V5,
 }
 
 impl ProtocolVersion {
     fn name(self) -> &'static [u8] {
         match self {
             ProtocolVersion::V31 => b"MQIsdp",
-            ProtocolVersion::V311 => b"MQTT",
+            ProtocolVersion::V311 | ProtocolVersion::V5 => b"MQTT",
         }
     }
 
@@ -26,7 +30,13 @@ impl ProtocolVersion {
         match self {
             ProtocolVersion::V31 => 3,
             ProtocolVersion::V311 => 4,
+            ProtocolVersion::V5 => 5,
         }
+    }
+
+    /// Whether packets carry properties and reason codes.
+    pub fn is_v5(self) -> bool {
+        self == ProtocolVersion::V5
     }
 }
 
@@ -37,6 +47,8 @@ pub struct LastWill {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
+    /// 5.0 Will properties (delay, expiry, content type, ...); empty before 5.0.
+    pub properties: Properties,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +61,8 @@ pub struct Connect {
     pub will: Option<LastWill>,
     pub username: Option<ByteStr>,
     pub password: Option<Bytes>,
+    /// 5.0 CONNECT properties; empty before 5.0.
+    pub properties: Properties,
 }
 
 const USERNAME: u8 = 0x80;
@@ -64,6 +78,7 @@ pub fn read(r: &mut Reader) -> Result<Connect, Error> {
     let level = r.u8()?;
     let protocol = match (&name[..], level) {
         (b"MQTT", 4) => ProtocolVersion::V311,
+        (b"MQTT", 5) => ProtocolVersion::V5,
         (b"MQIsdp", 3) => ProtocolVersion::V31,
         (b"MQTT" | b"MQIsdp", other) => return Err(Error::UnsupportedProtocolLevel(other)),
         _ => {
@@ -76,17 +91,19 @@ pub fn read(r: &mut Reader) -> Result<Connect, Error> {
     let will_qos = (flags >> WILL_QOS_SHIFT) & 0b11;
     let has_will = flags & WILL != 0;
     // MQTT-3.1.2-3 (reserved bit), -11/-13/-15 (will fields without a will),
-    // -14 (will QoS 3), -22 (password without user name).
+    // -14 (will QoS 3), and before 5.0 -22 (password without user name).
     let bad_flags = flags & RESERVED != 0
         || (!has_will && (will_qos != 0 || flags & WILL_RETAIN != 0))
         || will_qos == 3
-        || (flags & PASSWORD != 0 && flags & USERNAME == 0);
+        || (!protocol.is_v5() && flags & PASSWORD != 0 && flags & USERNAME == 0);
     if bad_flags {
         return Err(Error::InvalidConnectFlags(flags));
     }
     let keep_alive = r.u16()?;
+    let properties = read_properties(r, protocol, PropertyContext::Packet(PacketType::Connect))?;
     let client_id = r.string()?;
     let will = if has_will {
+        let properties = read_properties(r, protocol, PropertyContext::Will)?;
         let topic = r.string()?;
         topic::validate_topic_name(&topic)?;
         Some(LastWill {
@@ -94,6 +111,7 @@ pub fn read(r: &mut Reader) -> Result<Connect, Error> {
             payload: r.binary()?,
             qos: QoS::from_u8(will_qos)?,
             retain: flags & WILL_RETAIN != 0,
+            properties,
         })
     } else {
         None
@@ -116,15 +134,35 @@ pub fn read(r: &mut Reader) -> Result<Connect, Error> {
         will,
         username,
         password,
+        properties,
     })
+}
+
+fn read_properties(
+    r: &mut Reader,
+    protocol: ProtocolVersion,
+    context: PropertyContext,
+) -> Result<Properties, Error> {
+    if protocol.is_v5() {
+        Properties::read(r, context)
+    } else {
+        Ok(Properties::new())
+    }
 }
 
 impl Connect {
     pub(super) fn body_len(&self) -> Result<usize, Error> {
+        let v5 = self.protocol.is_v5();
         let mut len = field_len(self.protocol.name())? + 1 + 1 + 2;
+        if v5 {
+            len += self.properties.encoded_len()?;
+        }
         len += field_len(self.client_id.as_bytes())?;
         if let Some(will) = &self.will {
             len += field_len(will.topic.as_bytes())? + field_len(&will.payload)?;
+            if v5 {
+                len += will.properties.encoded_len()?;
+            }
         }
         if let Some(username) = &self.username {
             len += field_len(username.as_bytes())?;
@@ -156,8 +194,15 @@ impl Connect {
         }
         buf.put_u8(flags);
         buf.put_u16(self.keep_alive);
+        let v5 = self.protocol.is_v5();
+        if v5 {
+            self.properties.write(buf);
+        }
         put_field(buf, self.client_id.as_bytes());
         if let Some(will) = &self.will {
+            if v5 {
+                will.properties.write(buf);
+            }
             put_field(buf, will.topic.as_bytes());
             put_field(buf, &will.payload);
         }

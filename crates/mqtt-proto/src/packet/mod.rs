@@ -1,22 +1,32 @@
 //! MQTT control packets. Each packet module has `read` (decode the variable
 //! header and payload of a frame whose fixed header was already checked) and
-//! `write` (encode into a caller-supplied buffer). The shapes MQTT 3.1 and
-//! 3.1.1 share go through one code path; the version is passed where it matters.
+//! `write` (encode into a caller-supplied buffer). MQTT 3.1, 3.1.1 and 5.0
+//! share one code path per packet; the version decides whether properties and
+//! reason codes are on the wire. Writing for 3.1/3.1.1 omits what those
+//! versions cannot express (properties, 5.0 subscription options, reason codes
+//! of acknowledgements) and maps reason codes to the nearest return code.
 
 mod ack;
 mod connack;
 mod connect;
+mod properties;
 mod publish;
+mod reason;
+mod status;
 mod suback;
 mod subscribe;
 mod unsubscribe;
 mod wire;
 
-pub use connack::{ConnAck, ConnectReturnCode};
+pub use ack::Ack;
+pub use connack::ConnAck;
 pub use connect::{Connect, LastWill, ProtocolVersion};
+pub use properties::{Properties, Property, PropertyContext};
 pub use publish::Publish;
-pub use suback::{SubAck, SubscribeReturnCode};
-pub use subscribe::{Subscribe, Subscription};
+pub use reason::ReasonCode;
+pub use status::Status;
+pub use suback::{SubAck, UnsubAck};
+pub use subscribe::{RetainHandling, Subscribe, Subscription};
 pub use unsubscribe::Unsubscribe;
 
 use crate::{varint, Error};
@@ -39,10 +49,12 @@ pub enum PacketType {
     PingReq = 12,
     PingResp = 13,
     Disconnect = 14,
+    /// MQTT 5.0 only.
+    Auth = 15,
 }
 
 impl PacketType {
-    fn from_nibble(n: u8) -> Result<Self, Error> {
+    fn from_nibble(n: u8, version: ProtocolVersion) -> Result<Self, Error> {
         use PacketType::*;
         Ok(match n {
             1 => Connect,
@@ -59,6 +71,7 @@ impl PacketType {
             12 => PingReq,
             13 => PingResp,
             14 => Disconnect,
+            15 if version.is_v5() => Auth,
             other => return Err(Error::ReservedPacketType(other)),
         })
     }
@@ -98,17 +111,18 @@ pub enum Packet {
     Connect(Connect),
     ConnAck(ConnAck),
     Publish(Publish),
-    PubAck(u16),
-    PubRec(u16),
-    PubRel(u16),
-    PubComp(u16),
+    PubAck(Ack),
+    PubRec(Ack),
+    PubRel(Ack),
+    PubComp(Ack),
     Subscribe(Subscribe),
     SubAck(SubAck),
     Unsubscribe(Unsubscribe),
-    UnsubAck(u16),
+    UnsubAck(UnsubAck),
     PingReq,
     PingResp,
-    Disconnect,
+    Disconnect(Status),
+    Auth(Status),
 }
 
 impl Packet {
@@ -127,14 +141,21 @@ impl Packet {
             Packet::UnsubAck(_) => PacketType::UnsubAck,
             Packet::PingReq => PacketType::PingReq,
             Packet::PingResp => PacketType::PingResp,
-            Packet::Disconnect => PacketType::Disconnect,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
         }
     }
 
+    /// A DISCONNECT saying "normal disconnection".
+    pub fn disconnect() -> Packet {
+        Packet::Disconnect(Status::default())
+    }
+
     /// Decodes one packet from its first byte and its body (everything after the
-    /// remaining length). `body` is shared, not copied, by strings and payloads.
-    pub fn read(first_byte: u8, body: Bytes) -> Result<Packet, Error> {
-        let kind = PacketType::from_nibble(first_byte >> 4)?;
+    /// remaining length), as `version` frames it; CONNECT carries its own version.
+    /// `body` is shared, not copied, by strings and payloads.
+    pub fn read(first_byte: u8, body: Bytes, version: ProtocolVersion) -> Result<Packet, Error> {
+        let kind = PacketType::from_nibble(first_byte >> 4, version)?;
         let flags = first_byte & 0x0F;
         if kind != PacketType::Publish && flags != kind.required_flags() {
             return Err(Error::InvalidHeaderFlags {
@@ -143,46 +164,47 @@ impl Packet {
             });
         }
         let mut r = wire::Reader::new(body);
+        let v = version;
         let packet = match kind {
             PacketType::Connect => Packet::Connect(connect::read(&mut r)?),
-            PacketType::ConnAck => Packet::ConnAck(connack::read(&mut r)?),
-            PacketType::Publish => Packet::Publish(publish::read(flags, &mut r)?),
-            PacketType::PubAck => Packet::PubAck(ack::read(&mut r)?),
-            PacketType::PubRec => Packet::PubRec(ack::read(&mut r)?),
-            PacketType::PubRel => Packet::PubRel(ack::read(&mut r)?),
-            PacketType::PubComp => Packet::PubComp(ack::read(&mut r)?),
-            PacketType::Subscribe => Packet::Subscribe(subscribe::read(&mut r)?),
-            PacketType::SubAck => Packet::SubAck(suback::read(&mut r)?),
-            PacketType::Unsubscribe => Packet::Unsubscribe(unsubscribe::read(&mut r)?),
-            PacketType::UnsubAck => Packet::UnsubAck(ack::read(&mut r)?),
+            PacketType::ConnAck => Packet::ConnAck(connack::read(&mut r, v)?),
+            PacketType::Publish => Packet::Publish(publish::read(flags, &mut r, v)?),
+            PacketType::PubAck => Packet::PubAck(ack::read(kind, &mut r, v)?),
+            PacketType::PubRec => Packet::PubRec(ack::read(kind, &mut r, v)?),
+            PacketType::PubRel => Packet::PubRel(ack::read(kind, &mut r, v)?),
+            PacketType::PubComp => Packet::PubComp(ack::read(kind, &mut r, v)?),
+            PacketType::Subscribe => Packet::Subscribe(subscribe::read(&mut r, v)?),
+            PacketType::SubAck => Packet::SubAck(suback::read(kind, &mut r, v)?),
+            PacketType::Unsubscribe => Packet::Unsubscribe(unsubscribe::read(&mut r, v)?),
+            PacketType::UnsubAck => Packet::UnsubAck(suback::read(kind, &mut r, v)?),
             PacketType::PingReq => Packet::PingReq,
             PacketType::PingResp => Packet::PingResp,
-            PacketType::Disconnect => Packet::Disconnect,
+            PacketType::Disconnect => Packet::Disconnect(status::read(kind, &mut r, v)?),
+            PacketType::Auth => Packet::Auth(status::read(kind, &mut r, v)?),
         };
         r.finish()?;
         Ok(packet)
     }
 
-    /// Encodes the packet onto the end of `buf`, which the caller may reuse.
-    pub fn write(&self, buf: &mut BytesMut) -> Result<(), Error> {
+    /// The remaining length this packet has when written for `version`.
+    fn body_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
         let kind = self.packet_type();
-        let mut flags = kind.required_flags();
+        if kind == PacketType::Auth && !version.is_v5() {
+            return Err(Error::NotInVersion(kind));
+        }
+        let v = version;
         let body_len = match self {
             Packet::Connect(p) => p.body_len()?,
-            Packet::ConnAck(_) => 2,
-            Packet::Publish(p) => {
-                flags = p.header_flags();
-                p.body_len()?
+            Packet::ConnAck(p) => p.body_len(v)?,
+            Packet::Publish(p) => p.body_len(v)?,
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.body_len(v)?
             }
-            Packet::PubAck(_)
-            | Packet::PubRec(_)
-            | Packet::PubRel(_)
-            | Packet::PubComp(_)
-            | Packet::UnsubAck(_) => 2,
-            Packet::Subscribe(p) => p.body_len()?,
-            Packet::SubAck(p) => 2 + p.return_codes.len(),
-            Packet::Unsubscribe(p) => p.body_len()?,
-            Packet::PingReq | Packet::PingResp | Packet::Disconnect => 0,
+            Packet::Subscribe(p) => p.body_len(v)?,
+            Packet::SubAck(p) | Packet::UnsubAck(p) => p.body_len(kind, v)?,
+            Packet::Unsubscribe(p) => p.body_len(v)?,
+            Packet::PingReq | Packet::PingResp => 0,
+            Packet::Disconnect(p) | Packet::Auth(p) => p.body_len(v)?,
         };
         if body_len > varint::MAX {
             return Err(Error::PacketTooLarge {
@@ -190,30 +212,48 @@ impl Packet {
                 max: varint::MAX,
             });
         }
+        Ok(body_len)
+    }
+
+    /// Bytes [`Packet::write`] produces for `version`, computed without encoding.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
+        let body_len = self.body_len(version)?;
+        Ok(1 + varint::len(body_len) + body_len)
+    }
+
+    /// Encodes the packet for `version` onto the end of `buf`, which the caller
+    /// may reuse. CONNECT is always written in its own `protocol`.
+    pub fn write(&self, buf: &mut BytesMut, version: ProtocolVersion) -> Result<(), Error> {
+        let kind = self.packet_type();
+        let v = version;
+        let body_len = self.body_len(v)?;
+        let flags = match self {
+            Packet::Publish(p) => p.header_flags(),
+            _ => kind.required_flags(),
+        };
         buf.reserve(1 + varint::len(body_len) + body_len);
         buf.put_u8(((kind as u8) << 4) | flags);
         varint::write(body_len, buf);
         match self {
             Packet::Connect(p) => p.write_body(buf),
-            Packet::ConnAck(p) => p.write_body(buf),
-            Packet::Publish(p) => p.write_body(buf),
-            Packet::PubAck(id)
-            | Packet::PubRec(id)
-            | Packet::PubRel(id)
-            | Packet::PubComp(id)
-            | Packet::UnsubAck(id) => buf.put_u16(*id),
-            Packet::Subscribe(p) => p.write_body(buf),
-            Packet::SubAck(p) => p.write_body(buf),
-            Packet::Unsubscribe(p) => p.write_body(buf),
-            Packet::PingReq | Packet::PingResp | Packet::Disconnect => {}
+            Packet::ConnAck(p) => p.write_body(buf, v),
+            Packet::Publish(p) => p.write_body(buf, v),
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.write_body(buf, v)
+            }
+            Packet::Subscribe(p) => p.write_body(buf, v),
+            Packet::SubAck(p) | Packet::UnsubAck(p) => p.write_body(buf, kind, v),
+            Packet::Unsubscribe(p) => p.write_body(buf, v),
+            Packet::PingReq | Packet::PingResp => {}
+            Packet::Disconnect(p) | Packet::Auth(p) => p.write_body(buf, v),
         }
         Ok(())
     }
 
     /// Encodes into a fresh buffer; convenient in tests and one-off sends.
-    pub fn to_bytes(&self) -> Result<Bytes, Error> {
+    pub fn to_bytes(&self, version: ProtocolVersion) -> Result<Bytes, Error> {
         let mut buf = BytesMut::new();
-        self.write(&mut buf)?;
+        self.write(&mut buf, version)?;
         Ok(buf.freeze())
     }
 }

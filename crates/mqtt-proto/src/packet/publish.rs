@@ -1,7 +1,8 @@
 //! PUBLISH (spec 3.3).
 
+use super::properties::{Properties, Property, PropertyContext};
 use super::wire::{field_len, put_field, Reader};
-use crate::{topic, ByteStr, Error, QoS};
+use crate::{topic, ByteStr, Error, PacketType, ProtocolVersion, QoS};
 use bytes::{BufMut, Bytes};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,9 +10,12 @@ pub struct Publish {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
+    /// Empty only in 5.0 with a Topic Alias property.
     pub topic: ByteStr,
     /// Present exactly when `qos` is above 0.
     pub packet_id: Option<u16>,
+    /// 5.0 PUBLISH properties; empty before 5.0.
+    pub properties: Properties,
     pub payload: Bytes,
 }
 
@@ -24,46 +28,72 @@ impl Publish {
             retain: false,
             topic: topic.into(),
             packet_id: None,
+            properties: Properties::new(),
             payload: payload.into(),
         }
+    }
+
+    pub fn topic_alias(&self) -> Option<u16> {
+        self.properties.find(|p| match p {
+            Property::TopicAlias(a) => Some(*a),
+            _ => None,
+        })
     }
 
     pub(super) fn header_flags(&self) -> u8 {
         (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
-    pub(super) fn body_len(&self) -> Result<usize, Error> {
+    pub(super) fn body_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
         let id_len = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
-        Ok(field_len(self.topic.as_bytes())? + id_len + self.payload.len())
+        let props = if version.is_v5() {
+            self.properties.encoded_len()?
+        } else {
+            0
+        };
+        Ok(field_len(self.topic.as_bytes())? + id_len + props + self.payload.len())
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut) {
+    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
         put_field(buf, self.topic.as_bytes());
         if self.qos != QoS::AtMostOnce {
             buf.put_u16(self.packet_id.unwrap_or(0));
+        }
+        if version.is_v5() {
+            self.properties.write(buf);
         }
         buf.put_slice(&self.payload);
     }
 }
 
-pub fn read(flags: u8, r: &mut Reader) -> Result<Publish, Error> {
+pub fn read(flags: u8, r: &mut Reader, version: ProtocolVersion) -> Result<Publish, Error> {
     let dup = flags & 0b1000 != 0;
     let qos = QoS::from_u8((flags >> 1) & 0b11)?;
     if dup && qos == QoS::AtMostOnce {
         return Err(Error::DupOnQoS0);
     }
     let topic = r.string()?;
-    topic::validate_topic_name(&topic)?;
     let packet_id = match qos {
         QoS::AtMostOnce => None,
         _ => Some(r.packet_id()?),
     };
-    Ok(Publish {
+    let properties = if version.is_v5() {
+        Properties::read(r, PropertyContext::Packet(PacketType::Publish))?
+    } else {
+        Properties::new()
+    };
+    let publish = Publish {
         dup,
         qos,
         retain: flags & 1 != 0,
         topic,
         packet_id,
+        properties,
         payload: r.rest(),
-    })
+    };
+    // An empty topic stands for a Topic Alias's topic (5.0 section 3.3.2.3.4).
+    if !(publish.topic.is_empty() && publish.topic_alias().is_some()) {
+        topic::validate_topic_name(&publish.topic)?;
+    }
+    Ok(publish)
 }

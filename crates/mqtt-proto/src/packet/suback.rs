@@ -1,58 +1,85 @@
-//! SUBACK (spec 3.9).
+//! SUBACK (spec 3.9) and UNSUBACK (3.11): a packet identifier, one reason
+//! code per filter (UNSUBACK only from 5.0), and 5.0 properties.
 
+use super::properties::{Properties, PropertyContext};
+use super::reason::ReasonCode;
 use super::wire::Reader;
-use crate::{Error, QoS};
+use crate::{Error, PacketType, ProtocolVersion};
 use alloc::vec::Vec;
 use bytes::BufMut;
 
-/// The server's answer to one filter of a SUBSCRIBE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SubscribeReturnCode {
-    Granted(QoS),
-    Failure,
-}
-
-impl SubscribeReturnCode {
-    fn from_u8(v: u8) -> Result<Self, Error> {
-        match v {
-            0x80 => Ok(SubscribeReturnCode::Failure),
-            0..=2 => Ok(SubscribeReturnCode::Granted(QoS::from_u8(v)?)),
-            other => Err(Error::InvalidSubscribeReturnCode(other)),
-        }
-    }
-
-    fn to_u8(self) -> u8 {
-        match self {
-            SubscribeReturnCode::Granted(qos) => qos as u8,
-            SubscribeReturnCode::Failure => 0x80,
-        }
-    }
-}
-
+/// The answer to a SUBSCRIBE or an UNSUBSCRIBE, one reason code per filter in
+/// the same order. A 3.1.1 UNSUBACK carries no codes, so decodes with none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubAck {
     pub packet_id: u16,
-    /// One per filter of the SUBSCRIBE, in the same order.
-    pub return_codes: Vec<SubscribeReturnCode>,
+    pub reason_codes: Vec<ReasonCode>,
+    pub properties: Properties,
 }
 
-pub fn read(r: &mut Reader) -> Result<SubAck, Error> {
+/// UNSUBACK has SUBACK's shape.
+pub type UnsubAck = SubAck;
+
+impl SubAck {
+    pub fn new(packet_id: u16, reason_codes: Vec<ReasonCode>) -> SubAck {
+        SubAck {
+            packet_id,
+            reason_codes,
+            properties: Properties::new(),
+        }
+    }
+
+    pub(super) fn body_len(
+        &self,
+        kind: PacketType,
+        version: ProtocolVersion,
+    ) -> Result<usize, Error> {
+        Ok(match (version.is_v5(), kind) {
+            (true, _) => 2 + self.properties.encoded_len()? + self.reason_codes.len(),
+            (false, PacketType::SubAck) => 2 + self.reason_codes.len(),
+            (false, _) => 2,
+        })
+    }
+
+    pub(super) fn write_body(
+        &self,
+        buf: &mut impl BufMut,
+        kind: PacketType,
+        version: ProtocolVersion,
+    ) {
+        buf.put_u16(self.packet_id);
+        if version.is_v5() {
+            self.properties.write(buf);
+            for code in &self.reason_codes {
+                buf.put_u8(*code as u8);
+            }
+        } else if kind == PacketType::SubAck {
+            for code in &self.reason_codes {
+                buf.put_u8(code.to_v3_suback());
+            }
+        }
+    }
+}
+
+pub fn read(kind: PacketType, r: &mut Reader, version: ProtocolVersion) -> Result<SubAck, Error> {
     let packet_id = r.packet_id()?;
-    let mut return_codes = Vec::with_capacity(r.remaining());
+    let properties = if version.is_v5() {
+        Properties::read(r, PropertyContext::Packet(kind))?
+    } else {
+        Properties::new()
+    };
+    let mut reason_codes = Vec::with_capacity(r.remaining());
     while r.remaining() > 0 {
-        return_codes.push(SubscribeReturnCode::from_u8(r.u8()?)?);
+        let byte = r.u8()?;
+        reason_codes.push(if version.is_v5() {
+            ReasonCode::read_for(kind, byte)?
+        } else {
+            ReasonCode::from_v3_suback(byte)?
+        });
     }
     Ok(SubAck {
         packet_id,
-        return_codes,
+        reason_codes,
+        properties,
     })
-}
-
-impl SubAck {
-    pub(super) fn write_body(&self, buf: &mut impl BufMut) {
-        buf.put_u16(self.packet_id);
-        for code in &self.return_codes {
-            buf.put_u8(code.to_u8());
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! Byte vectors worked out by hand from the MQTT 3.1.1 specification
+//! Byte vectors worked out by hand from the MQTT 3.1.1 and 5.0 specifications
 //! (chapters 2 and 3), decoded and re-encoded. None of them came from our encoder.
 
 use super::*;
@@ -6,19 +6,29 @@ use crate::framing::check;
 use crate::ByteStr;
 use alloc::{vec, vec::Vec};
 
-fn decode(bytes: &[u8]) -> Result<Packet, Error> {
+const V3: ProtocolVersion = ProtocolVersion::V311;
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+fn decode_as(bytes: &[u8], version: ProtocolVersion) -> Result<Packet, Error> {
     let frame = check(bytes, bytes.len())?.expect("vector holds a whole frame");
     assert_eq!(frame.len(), bytes.len(), "vector holds exactly one frame");
-    Packet::read(
-        frame.first_byte,
-        Bytes::copy_from_slice(&bytes[frame.header_len..]),
-    )
+    let body = Bytes::copy_from_slice(&bytes[frame.header_len..]);
+    Packet::read(frame.first_byte, body, version)
 }
 
-/// Decodes `bytes` to `expected` and encodes `expected` back to `bytes`.
+fn decode(bytes: &[u8]) -> Result<Packet, Error> {
+    decode_as(bytes, V3)
+}
+
+/// Decodes `bytes` to `expected` and encodes `expected` back to `bytes`, in `version`.
+fn both_ways_as(bytes: &[u8], expected: Packet, version: ProtocolVersion) {
+    assert_eq!(decode_as(bytes, version), Ok(expected.clone()));
+    assert_eq!(&expected.to_bytes(version).expect("encodes")[..], bytes);
+    assert_eq!(expected.encoded_len(version), Ok(bytes.len()));
+}
+
 fn both_ways(bytes: &[u8], expected: Packet) {
-    assert_eq!(decode(bytes), Ok(expected.clone()));
-    assert_eq!(&expected.to_bytes().expect("encodes")[..], bytes);
+    both_ways_as(bytes, expected, V3)
 }
 
 #[test]
@@ -42,6 +52,7 @@ fn connect_minimal_311() {
             will: None,
             username: None,
             password: None,
+            properties: Properties::new(),
         }),
     );
 }
@@ -73,9 +84,11 @@ fn connect_31_with_will_and_credentials() {
                 payload: Bytes::from_static(b"offline"),
                 qos: QoS::AtLeastOnce,
                 retain: true,
+                properties: Properties::new(),
             }),
             username: Some(ByteStr::from("u")),
             password: Some(Bytes::from_static(b"p")),
+            properties: Properties::new(),
         }),
     );
 }
@@ -109,10 +122,11 @@ fn connect_violations() {
         Err(Error::InvalidConnectFlags(0x1E)),
         "will QoS 3"
     );
-    assert_eq!(with(5, 0x02), Err(Error::UnsupportedProtocolLevel(5)));
+    assert_eq!(with(6, 0x02), Err(Error::UnsupportedProtocolLevel(6)));
+    assert!(Error::UnsupportedProtocolLevel(6).needs_connack());
     assert_eq!(
-        Error::UnsupportedProtocolLevel(5).connack_code(),
-        Some(ConnectReturnCode::UnacceptableProtocolVersion)
+        Error::UnsupportedProtocolLevel(6).reason_code(),
+        ReasonCode::UnsupportedProtocolVersion
     );
     let bad_name = [0x10, 12, 0, 4, b'M', b'Q', b'T', b'X', 4, 2, 0, 0, 0, 0];
     assert!(matches!(
@@ -123,20 +137,13 @@ fn connect_violations() {
 
 #[test]
 fn connack() {
-    let accepted = |session_present| {
-        Packet::ConnAck(ConnAck {
-            session_present,
-            code: ConnectReturnCode::Accepted,
-        })
-    };
+    let accepted =
+        |session_present| Packet::ConnAck(ConnAck::new(ReasonCode::Success, session_present));
     both_ways(&[0x20, 0x02, 0x00, 0x00], accepted(false));
     both_ways(&[0x20, 0x02, 0x01, 0x00], accepted(true));
     both_ways(
         &[0x20, 0x02, 0x00, 0x05],
-        Packet::ConnAck(ConnAck {
-            session_present: false,
-            code: ConnectReturnCode::NotAuthorized,
-        }),
+        Packet::ConnAck(ConnAck::new(ReasonCode::NotAuthorized, false)),
     );
     assert_eq!(
         decode(&[0x20, 0x02, 0x00, 0x06]),
@@ -173,6 +180,7 @@ fn publish_qos1_dup_retain() {
             retain: true,
             topic: ByteStr::from("a/b"),
             packet_id: Some(10),
+            properties: Properties::new(),
             payload: Bytes::from_static(b"hi"),
         }),
     );
@@ -204,11 +212,14 @@ fn publish_violations() {
 
 #[test]
 fn acknowledgements() {
-    both_ways(&[0x40, 0x02, 0x00, 0x0A], Packet::PubAck(10));
-    both_ways(&[0x50, 0x02, 0x00, 0x0A], Packet::PubRec(10));
-    both_ways(&[0x62, 0x02, 0x00, 0x0A], Packet::PubRel(10));
-    both_ways(&[0x70, 0x02, 0x00, 0x0A], Packet::PubComp(10));
-    both_ways(&[0xB0, 0x02, 0x01, 0x00], Packet::UnsubAck(256));
+    both_ways(&[0x40, 0x02, 0x00, 0x0A], Packet::PubAck(Ack::new(10)));
+    both_ways(&[0x50, 0x02, 0x00, 0x0A], Packet::PubRec(Ack::new(10)));
+    both_ways(&[0x62, 0x02, 0x00, 0x0A], Packet::PubRel(Ack::new(10)));
+    both_ways(&[0x70, 0x02, 0x00, 0x0A], Packet::PubComp(Ack::new(10)));
+    both_ways(
+        &[0xB0, 0x02, 0x01, 0x00],
+        Packet::UnsubAck(SubAck::new(256, vec![])),
+    );
     assert_eq!(
         decode(&[0x60, 0x02, 0x00, 0x0A]),
         Err(Error::InvalidHeaderFlags {
@@ -234,15 +245,10 @@ fn subscribe() {
         Packet::Subscribe(Subscribe {
             packet_id: 1,
             subscriptions: vec![
-                Subscription {
-                    filter: ByteStr::from("sensors/+/temperature"),
-                    qos: QoS::AtMostOnce,
-                },
-                Subscription {
-                    filter: ByteStr::from("a/#"),
-                    qos: QoS::AtLeastOnce,
-                },
+                Subscription::new("sensors/+/temperature", QoS::AtMostOnce),
+                Subscription::new("a/#", QoS::AtLeastOnce),
             ],
+            properties: Properties::new(),
         }),
     );
 }
@@ -274,14 +280,14 @@ fn subscribe_violations() {
 fn suback() {
     both_ways(
         &[0x90, 0x05, 0x00, 0x01, 0x00, 0x02, 0x80],
-        Packet::SubAck(SubAck {
-            packet_id: 1,
-            return_codes: vec![
-                SubscribeReturnCode::Granted(QoS::AtMostOnce),
-                SubscribeReturnCode::Granted(QoS::ExactlyOnce),
-                SubscribeReturnCode::Failure,
+        Packet::SubAck(SubAck::new(
+            1,
+            vec![
+                ReasonCode::Success,
+                ReasonCode::GrantedQoS2,
+                ReasonCode::UnspecifiedError,
             ],
-        }),
+        )),
     );
     assert_eq!(
         decode(&[0x90, 0x03, 0x00, 0x01, 0x03]),
@@ -296,6 +302,7 @@ fn unsubscribe() {
         Packet::Unsubscribe(Unsubscribe {
             packet_id: 2,
             filters: vec![ByteStr::from("a/#")],
+            properties: Properties::new(),
         }),
     );
     assert_eq!(
@@ -308,7 +315,7 @@ fn unsubscribe() {
 fn bodiless_packets() {
     both_ways(&[0xC0, 0x00], Packet::PingReq);
     both_ways(&[0xD0, 0x00], Packet::PingResp);
-    both_ways(&[0xE0, 0x00], Packet::Disconnect);
+    both_ways(&[0xE0, 0x00], Packet::disconnect());
     assert_eq!(decode(&[0xC0, 0x01, 0x00]), Err(Error::TrailingBytes(1)));
     assert_eq!(
         decode(&[0xE1, 0x00]),
@@ -328,10 +335,331 @@ fn reserved_packet_types() {
 #[test]
 fn payload_shares_the_input_buffer() {
     let input = Bytes::from_static(&[0x00, 0x01, b't', b'x', b'y', b'z']);
-    let Packet::Publish(p) = Packet::read(0x30, input.clone()).expect("valid") else {
+    let Packet::Publish(p) = Packet::read(0x30, input.clone(), V3).expect("valid") else {
         panic!("not a publish");
     };
     assert_eq!(p.payload.as_ptr(), input[3..].as_ptr());
     assert_eq!(p.topic.as_bytes().as_ptr(), input[2..].as_ptr());
     let _: Vec<u8> = p.payload.to_vec();
+}
+
+// ---- MQTT 5.0 ----
+
+#[test]
+fn connect_v5_with_properties_and_will_properties() {
+    #[rustfmt::skip]
+    let bytes = [
+        0x10, 39,
+        0x00, 0x04, b'M', b'Q', b'T', b'T',
+        0x05,                                   // level 5
+        0xC6,                                   // user, password, will (QoS 0), clean start
+        0x00, 0x1E,                             // keepalive 30 s
+        8,                                      // property length
+        0x11, 0x00, 0x00, 0x0E, 0x10,           // Session Expiry Interval 3600
+        0x21, 0x00, 0x0A,                       // Receive Maximum 10
+        0x00, 0x01, b'c',                       // client id
+        5,                                      // will property length
+        0x18, 0x00, 0x00, 0x00, 0x05,           // Will Delay Interval 5
+        0x00, 0x01, b't',                       // will topic
+        0x00, 0x00,                             // empty will payload
+        0x00, 0x01, b'u',
+        0x00, 0x01, b'p',
+    ];
+    both_ways_as(
+        &bytes,
+        Packet::Connect(Connect {
+            protocol: V5,
+            clean_session: true,
+            keep_alive: 30,
+            client_id: ByteStr::from("c"),
+            will: Some(LastWill {
+                topic: ByteStr::from("t"),
+                payload: Bytes::new(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties::new().with(Property::WillDelayInterval(5)),
+            }),
+            username: Some(ByteStr::from("u")),
+            password: Some(Bytes::from_static(b"p")),
+            properties: Properties::new()
+                .with(Property::SessionExpiryInterval(3600))
+                .with(Property::ReceiveMaximum(10)),
+        }),
+        V5,
+    );
+}
+
+#[test]
+fn connect_v5_allows_password_without_user_name() {
+    let bytes = [
+        0x10, 16, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x42, 0, 0, 0, 0, 0, 0, 1, b'p',
+    ];
+    let Ok(Packet::Connect(c)) = decode_as(&bytes, V3) else {
+        panic!("CONNECT carries its own version");
+    };
+    assert_eq!(c.password.as_deref(), Some(&b"p"[..]));
+    assert_eq!(c.username, None);
+}
+
+#[test]
+fn connack_v5() {
+    #[rustfmt::skip]
+    let bytes = [
+        0x20, 0x0C,
+        0x01, 0x00,                             // session present, success
+        9,
+        0x13, 0x00, 0x3C,                       // Server Keep Alive 60
+        0x12, 0x00, 0x03, b'a', b'-', b'1',     // Assigned Client Identifier
+    ];
+    let mut ack = ConnAck::new(ReasonCode::Success, true);
+    ack.properties = Properties::new()
+        .with(Property::ServerKeepAlive(60))
+        .with(Property::AssignedClientIdentifier(ByteStr::from("a-1")));
+    both_ways_as(&bytes, Packet::ConnAck(ack), V5);
+    // 0x8E (Session taken over) is a DISCONNECT code, not a CONNACK one.
+    assert_eq!(
+        decode_as(&[0x20, 0x03, 0x00, 0x8E, 0x00], V5),
+        Err(Error::InvalidReasonCode {
+            packet: PacketType::ConnAck,
+            code: 0x8E
+        })
+    );
+}
+
+#[test]
+fn publish_v5_with_properties() {
+    #[rustfmt::skip]
+    let bytes = [
+        0x32, 0x1F,                             // PUBLISH QoS 1
+        0x00, 0x03, b'a', b'/', b'b',
+        0x00, 0x07,                             // packet id 7
+        21,                                     // property length
+        0x01, 0x01,                             // Payload Format Indicator: UTF-8
+        0x02, 0x00, 0x00, 0x00, 0x3C,           // Message Expiry Interval 60
+        0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // User Property k=v
+        0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'w', // User Property k=w (may repeat)
+        b'h', b'i',
+    ];
+    let mut publish = Publish::new("a/b", Bytes::from_static(b"hi"));
+    publish.qos = QoS::AtLeastOnce;
+    publish.packet_id = Some(7);
+    publish.properties = Properties::new()
+        .with(Property::PayloadFormatIndicator(1))
+        .with(Property::MessageExpiryInterval(60))
+        .with(Property::UserProperty(
+            ByteStr::from("k"),
+            ByteStr::from("v"),
+        ))
+        .with(Property::UserProperty(
+            ByteStr::from("k"),
+            ByteStr::from("w"),
+        ));
+    both_ways_as(&bytes, Packet::Publish(publish.clone()), V5);
+    let pairs: Vec<_> = publish.properties.user_properties().collect();
+    assert_eq!(pairs, [("k", "v"), ("k", "w")]);
+    // The same message for a 3.1.1 subscriber: properties are not on the wire.
+    let v3 = Packet::Publish(publish).to_bytes(V3).expect("encodes");
+    assert_eq!(
+        &v3[..],
+        &[0x32, 0x09, 0, 3, b'a', b'/', b'b', 0, 7, b'h', b'i']
+    );
+}
+
+#[test]
+fn publish_v5_topic_alias() {
+    // Empty topic with Topic Alias 1.
+    let bytes = [0x30, 0x07, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01, b'x'];
+    let Ok(Packet::Publish(p)) = decode_as(&bytes, V5) else {
+        panic!("valid PUBLISH")
+    };
+    assert_eq!(p.topic_alias(), Some(1));
+    assert!(p.topic.is_empty());
+    // Empty topic without an alias is a protocol error; alias 0 is invalid.
+    assert_eq!(
+        decode_as(&[0x30, 0x04, 0, 0, 0, b'x'], V5),
+        Err(Error::EmptyTopic)
+    );
+    assert_eq!(
+        decode_as(&[0x30, 0x07, 0, 0, 3, 0x23, 0, 0, b'x'], V5),
+        Err(Error::InvalidPropertyValue(0x23))
+    );
+}
+
+#[test]
+fn property_rules() {
+    // Duplicate Message Expiry Interval.
+    let dup = [
+        0x30, 0x0F, 0, 1, b'a', 10, 0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2, b'x',
+    ];
+    assert_eq!(decode_as(&dup, V5), Err(Error::DuplicateProperty(0x02)));
+    // Session Expiry Interval is not a PUBLISH property.
+    let wrong = [0x30, 0x0A, 0, 1, b'a', 5, 0x11, 0, 0, 0, 1, b'x'];
+    assert_eq!(
+        decode_as(&wrong, V5),
+        Err(Error::PropertyNotAllowed {
+            id: 0x11,
+            context: PropertyContext::Packet(PacketType::Publish)
+        })
+    );
+    // Unknown identifier 0x7F.
+    assert_eq!(
+        decode_as(&[0x30, 0x07, 0, 1, b'a', 2, 0x7F, 0, b'x'], V5),
+        Err(Error::UnknownProperty(0x7F))
+    );
+    // A property length running past the packet.
+    assert_eq!(
+        decode_as(&[0x30, 0x05, 0, 1, b'a', 9, 0x01], V5),
+        Err(Error::UnexpectedEof)
+    );
+    // Subscription Identifier may repeat in PUBLISH (one per matching subscription).
+    let ids = [
+        0x30, 0x0A, 0, 1, b'a', 4, 0x0B, 0x01, 0x0B, 0x02, b'x', b'y',
+    ];
+    let Ok(Packet::Publish(p)) = decode_as(&ids, V5) else {
+        panic!("valid PUBLISH")
+    };
+    assert_eq!(p.properties.len(), 2);
+}
+
+#[test]
+fn acks_v5_short_and_long_forms() {
+    // Success without properties: the 3.1.1 shape.
+    both_ways_as(&[0x40, 0x02, 0x00, 0x01], Packet::PubAck(Ack::new(1)), V5);
+    // Reason code only.
+    let mut no_subs = Ack::new(1);
+    no_subs.reason = ReasonCode::NoMatchingSubscribers;
+    both_ways_as(&[0x40, 0x03, 0x00, 0x01, 0x10], Packet::PubAck(no_subs), V5);
+    // Reason code and a Reason String.
+    let mut refused = Ack::new(2);
+    refused.reason = ReasonCode::NotAuthorized;
+    refused.properties = Properties::new().with(Property::ReasonString(ByteStr::from("acl")));
+    both_ways_as(
+        &[
+            0x50, 0x0A, 0x00, 0x02, 0x87, 0x06, 0x1F, 0x00, 0x03, b'a', b'c', b'l',
+        ],
+        Packet::PubRec(refused),
+        V5,
+    );
+    // PUBREL may only say Success or Packet identifier not found.
+    assert_eq!(
+        decode_as(&[0x62, 0x03, 0x00, 0x01, 0x80], V5),
+        Err(Error::InvalidReasonCode {
+            packet: PacketType::PubRel,
+            code: 0x80
+        })
+    );
+    // Explicit success and empty properties decode to the same ack.
+    assert_eq!(
+        decode_as(&[0x40, 0x04, 0x00, 0x01, 0x00, 0x00], V5),
+        Ok(Packet::PubAck(Ack::new(1)))
+    );
+}
+
+#[test]
+fn subscribe_v5_options() {
+    #[rustfmt::skip]
+    let bytes = [
+        0x82, 0x0B,
+        0x00, 0x05,
+        0x02, 0x0B, 0x07,                       // Subscription Identifier 7
+        0x00, 0x03, b'a', b'/', b'#',
+        0x2D,                                   // Retain Handling 2, RAP, No Local, QoS 1
+    ];
+    let mut sub = Subscription::new("a/#", QoS::AtLeastOnce);
+    sub.no_local = true;
+    sub.retain_as_published = true;
+    sub.retain_handling = RetainHandling::DoNotSend;
+    both_ways_as(
+        &bytes,
+        Packet::Subscribe(Subscribe {
+            packet_id: 5,
+            subscriptions: vec![sub],
+            properties: Properties::new().with(Property::SubscriptionIdentifier(7)),
+        }),
+        V5,
+    );
+    // Retain Handling 3 and the reserved bits are errors; in 3.1.1 so is any bit above QoS.
+    assert_eq!(
+        decode_as(&[0x82, 0x07, 0, 1, 0, 0, 1, b'a', 0x30], V5),
+        Err(Error::InvalidSubscriptionOptions(0x30))
+    );
+    assert_eq!(
+        decode_as(&[0x82, 0x07, 0, 1, 0, 0, 1, b'a', 0x40], V5),
+        Err(Error::InvalidSubscriptionOptions(0x40))
+    );
+    assert_eq!(
+        decode_as(&[0x82, 0x06, 0, 1, 0, 1, b'a', 0x04], V3),
+        Err(Error::InvalidSubscriptionOptions(0x04))
+    );
+    // No Local on a shared subscription.
+    let mut shared = vec![0x82, 0x00, 0, 1, 0, 0, 10];
+    shared.extend_from_slice(b"$share/g/a");
+    shared.push(0x04);
+    shared[1] = (shared.len() - 2) as u8;
+    assert_eq!(
+        decode_as(&shared, V5),
+        Err(Error::NoLocalOnSharedSubscription)
+    );
+}
+
+#[test]
+fn suback_and_unsuback_v5() {
+    both_ways_as(
+        &[0x90, 0x05, 0x00, 0x05, 0x00, 0x01, 0x97],
+        Packet::SubAck(SubAck::new(
+            5,
+            vec![ReasonCode::GrantedQoS1, ReasonCode::QuotaExceeded],
+        )),
+        V5,
+    );
+    both_ways_as(
+        &[0xB0, 0x05, 0x00, 0x06, 0x00, 0x00, 0x11],
+        Packet::UnsubAck(SubAck::new(
+            6,
+            vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
+        )),
+        V5,
+    );
+    // A 5.0-only SUBACK code sent to a 3.1.1 client becomes 0x80.
+    let quota = Packet::SubAck(SubAck::new(5, vec![ReasonCode::QuotaExceeded]));
+    assert_eq!(
+        &quota.to_bytes(V3).expect("encodes")[..],
+        &[0x90, 0x03, 0x00, 0x05, 0x80]
+    );
+}
+
+#[test]
+fn disconnect_and_auth_v5() {
+    both_ways_as(&[0xE0, 0x00], Packet::disconnect(), V5);
+    both_ways_as(
+        &[0xE0, 0x01, 0x8E],
+        Packet::Disconnect(Status::new(ReasonCode::SessionTakenOver)),
+        V5,
+    );
+    let mut with_will = Status::new(ReasonCode::DisconnectWithWillMessage);
+    with_will.properties = Properties::new().with(Property::SessionExpiryInterval(0));
+    both_ways_as(
+        &[0xE0, 0x07, 0x04, 0x05, 0x11, 0x00, 0x00, 0x00, 0x00],
+        Packet::Disconnect(with_will),
+        V5,
+    );
+    let mut auth = Status::new(ReasonCode::ContinueAuthentication);
+    auth.properties = Properties::new().with(Property::AuthenticationMethod(ByteStr::from("X")));
+    both_ways_as(
+        &[0xF0, 0x06, 0x18, 0x04, 0x15, 0x00, 0x01, b'X'],
+        Packet::Auth(auth),
+        V5,
+    );
+    // AUTH is reserved before 5.0, in both directions.
+    assert_eq!(
+        decode_as(&[0xF0, 0x00], V3),
+        Err(Error::ReservedPacketType(15))
+    );
+    assert_eq!(
+        Packet::Auth(Status::default()).to_bytes(V3),
+        Err(Error::NotInVersion(PacketType::Auth))
+    );
+    // A DISCONNECT reason a 3.1.1 peer cannot see is not on its wire.
+    let taken = Packet::Disconnect(Status::new(ReasonCode::SessionTakenOver));
+    assert_eq!(&taken.to_bytes(V3).expect("encodes")[..], &[0xE0, 0x00]);
 }

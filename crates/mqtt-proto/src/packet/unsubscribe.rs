@@ -1,7 +1,8 @@
 //! UNSUBSCRIBE (spec 3.10).
 
+use super::properties::{Properties, PropertyContext};
 use super::wire::{field_len, put_field, Reader};
-use crate::{topic, ByteStr, Error, PacketType};
+use crate::{topic, ByteStr, Error, PacketType, ProtocolVersion};
 use alloc::vec::Vec;
 use bytes::BufMut;
 
@@ -9,10 +10,17 @@ use bytes::BufMut;
 pub struct Unsubscribe {
     pub packet_id: u16,
     pub filters: Vec<ByteStr>,
+    /// 5.0 properties (User Property); empty before 5.0.
+    pub properties: Properties,
 }
 
-pub fn read(r: &mut Reader) -> Result<Unsubscribe, Error> {
+pub fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Unsubscribe, Error> {
     let packet_id = r.packet_id()?;
+    let properties = if version.is_v5() {
+        Properties::read(r, PropertyContext::Packet(PacketType::Unsubscribe))?
+    } else {
+        Properties::new()
+    };
     let mut filters = Vec::new();
     while r.remaining() > 0 {
         let filter = r.string()?;
@@ -22,20 +30,30 @@ pub fn read(r: &mut Reader) -> Result<Unsubscribe, Error> {
     if filters.is_empty() {
         return Err(Error::NoTopicFilters(PacketType::Unsubscribe));
     }
-    Ok(Unsubscribe { packet_id, filters })
+    Ok(Unsubscribe {
+        packet_id,
+        filters,
+        properties,
+    })
 }
 
 impl Unsubscribe {
-    pub(super) fn body_len(&self) -> Result<usize, Error> {
+    pub(super) fn body_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
         let mut len = 2;
+        if version.is_v5() {
+            len += self.properties.encoded_len()?;
+        }
         for f in &self.filters {
             len += field_len(f.as_bytes())?;
         }
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut) {
+    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
         buf.put_u16(self.packet_id);
+        if version.is_v5() {
+            self.properties.write(buf);
+        }
         for f in &self.filters {
             put_field(buf, f.as_bytes());
         }

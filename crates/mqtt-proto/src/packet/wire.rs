@@ -32,6 +32,32 @@ impl Reader {
         Ok(self.body.get_u16())
     }
 
+    pub fn u32(&mut self) -> Result<u32, Error> {
+        if self.body.len() < 4 {
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(self.body.get_u32())
+    }
+
+    /// A variable byte integer (spec 1.5.5), at most four bytes.
+    pub fn varint(&mut self) -> Result<u32, Error> {
+        match crate::varint::read(&self.body)? {
+            Some((value, used)) => {
+                self.body.advance(used);
+                Ok(value as u32)
+            }
+            None => Err(Error::UnexpectedEof),
+        }
+    }
+
+    /// The next `len` bytes as a reader of their own.
+    pub fn sub_reader(&mut self, len: usize) -> Result<Reader, Error> {
+        if self.body.len() < len {
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(Reader::new(self.body.split_to(len)))
+    }
+
     /// A packet identifier, which is never 0 (spec 2.3.1).
     pub fn packet_id(&mut self) -> Result<u16, Error> {
         match self.u16()? {

@@ -1,0 +1,383 @@
+//! MQTT 5.0 properties (section 2.2.2): a length-prefixed list of
+//! identifier/value pairs that most packets carry.
+
+use super::wire::{field_len, put_field, Reader};
+use crate::{topic, varint, ByteStr, Error, PacketType};
+use alloc::vec::Vec;
+use bytes::{BufMut, Bytes};
+
+/// Where a property list sits; the Will has a list of its own inside CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyContext {
+    Packet(PacketType),
+    Will,
+}
+
+/// One property with its typed value. Values with a restricted range are
+/// checked when decoded (a 0 Receive Maximum, a Payload Format Indicator of 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Property {
+    PayloadFormatIndicator(u8),
+    MessageExpiryInterval(u32),
+    ContentType(ByteStr),
+    ResponseTopic(ByteStr),
+    CorrelationData(Bytes),
+    SubscriptionIdentifier(u32),
+    SessionExpiryInterval(u32),
+    AssignedClientIdentifier(ByteStr),
+    ServerKeepAlive(u16),
+    AuthenticationMethod(ByteStr),
+    AuthenticationData(Bytes),
+    RequestProblemInformation(u8),
+    WillDelayInterval(u32),
+    RequestResponseInformation(u8),
+    ResponseInformation(ByteStr),
+    ServerReference(ByteStr),
+    ReasonString(ByteStr),
+    ReceiveMaximum(u16),
+    TopicAliasMaximum(u16),
+    TopicAlias(u16),
+    MaximumQoS(u8),
+    RetainAvailable(u8),
+    UserProperty(ByteStr, ByteStr),
+    MaximumPacketSize(u32),
+    WildcardSubscriptionAvailable(u8),
+    SubscriptionIdentifierAvailable(u8),
+    SharedSubscriptionAvailable(u8),
+}
+
+// Where each property may appear, as bit flags over the contexts.
+const CONNECT: u16 = 1 << 0;
+const CONNACK: u16 = 1 << 1;
+const PUBLISH: u16 = 1 << 2;
+const ACKS: u16 = 1 << 3; // PUBACK, PUBREC, PUBREL, PUBCOMP
+const SUBSCRIBE: u16 = 1 << 4;
+const SUBACK: u16 = 1 << 5;
+const UNSUBSCRIBE: u16 = 1 << 6;
+const UNSUBACK: u16 = 1 << 7;
+const DISCONNECT: u16 = 1 << 8;
+const AUTH: u16 = 1 << 9;
+const WILL: u16 = 1 << 10;
+const EVERYWHERE: u16 = (1 << 11) - 1;
+
+fn context_bit(context: PropertyContext) -> u16 {
+    match context {
+        PropertyContext::Will => WILL,
+        PropertyContext::Packet(p) => match p {
+            PacketType::Connect => CONNECT,
+            PacketType::ConnAck => CONNACK,
+            PacketType::Publish => PUBLISH,
+            PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+                ACKS
+            }
+            PacketType::Subscribe => SUBSCRIBE,
+            PacketType::SubAck => SUBACK,
+            PacketType::Unsubscribe => UNSUBSCRIBE,
+            PacketType::UnsubAck => UNSUBACK,
+            PacketType::Disconnect => DISCONNECT,
+            PacketType::Auth => AUTH,
+            PacketType::PingReq | PacketType::PingResp => 0,
+        },
+    }
+}
+
+impl Property {
+    pub fn id(&self) -> u8 {
+        use Property::*;
+        match self {
+            PayloadFormatIndicator(_) => 0x01,
+            MessageExpiryInterval(_) => 0x02,
+            ContentType(_) => 0x03,
+            ResponseTopic(_) => 0x08,
+            CorrelationData(_) => 0x09,
+            SubscriptionIdentifier(_) => 0x0B,
+            SessionExpiryInterval(_) => 0x11,
+            AssignedClientIdentifier(_) => 0x12,
+            ServerKeepAlive(_) => 0x13,
+            AuthenticationMethod(_) => 0x15,
+            AuthenticationData(_) => 0x16,
+            RequestProblemInformation(_) => 0x17,
+            WillDelayInterval(_) => 0x18,
+            RequestResponseInformation(_) => 0x19,
+            ResponseInformation(_) => 0x1A,
+            ServerReference(_) => 0x1C,
+            ReasonString(_) => 0x1F,
+            ReceiveMaximum(_) => 0x21,
+            TopicAliasMaximum(_) => 0x22,
+            TopicAlias(_) => 0x23,
+            MaximumQoS(_) => 0x24,
+            RetainAvailable(_) => 0x25,
+            UserProperty(..) => 0x26,
+            MaximumPacketSize(_) => 0x27,
+            WildcardSubscriptionAvailable(_) => 0x28,
+            SubscriptionIdentifierAvailable(_) => 0x29,
+            SharedSubscriptionAvailable(_) => 0x2A,
+        }
+    }
+
+    /// The contexts this property may appear in (the table in section 2.2.2.2).
+    fn allowed(&self) -> u16 {
+        use Property::*;
+        match self {
+            PayloadFormatIndicator(_)
+            | MessageExpiryInterval(_)
+            | ContentType(_)
+            | ResponseTopic(_)
+            | CorrelationData(_) => PUBLISH | WILL,
+            SubscriptionIdentifier(_) => PUBLISH | SUBSCRIBE,
+            SessionExpiryInterval(_) => CONNECT | CONNACK | DISCONNECT,
+            AssignedClientIdentifier(_)
+            | ServerKeepAlive(_)
+            | ResponseInformation(_)
+            | MaximumQoS(_)
+            | RetainAvailable(_)
+            | WildcardSubscriptionAvailable(_)
+            | SubscriptionIdentifierAvailable(_)
+            | SharedSubscriptionAvailable(_) => CONNACK,
+            AuthenticationMethod(_) | AuthenticationData(_) => CONNECT | CONNACK | AUTH,
+            RequestProblemInformation(_) | RequestResponseInformation(_) => CONNECT,
+            WillDelayInterval(_) => WILL,
+            ServerReference(_) => CONNACK | DISCONNECT,
+            ReasonString(_) => CONNACK | ACKS | SUBACK | UNSUBACK | DISCONNECT | AUTH,
+            ReceiveMaximum(_) | TopicAliasMaximum(_) | MaximumPacketSize(_) => CONNECT | CONNACK,
+            TopicAlias(_) => PUBLISH,
+            UserProperty(..) => EVERYWHERE,
+        }
+    }
+
+    /// Only User Property, and Subscription Identifier in PUBLISH, may repeat.
+    fn may_repeat(&self, context: PropertyContext) -> bool {
+        match self {
+            Property::UserProperty(..) => true,
+            Property::SubscriptionIdentifier(_) => {
+                context == PropertyContext::Packet(PacketType::Publish)
+            }
+            _ => false,
+        }
+    }
+
+    fn read(r: &mut Reader) -> Result<Property, Error> {
+        use Property::*;
+        let id = r.u8()?;
+        let flag = |v: u8| {
+            if v <= 1 {
+                Ok(v)
+            } else {
+                Err(Error::InvalidPropertyValue(id))
+            }
+        };
+        let nonzero16 = |v: u16| {
+            if v != 0 {
+                Ok(v)
+            } else {
+                Err(Error::InvalidPropertyValue(id))
+            }
+        };
+        Ok(match id {
+            0x01 => PayloadFormatIndicator(flag(r.u8()?)?),
+            0x02 => MessageExpiryInterval(r.u32()?),
+            0x03 => ContentType(r.string()?),
+            0x08 => {
+                let t = r.string()?;
+                topic::validate_topic_name(&t)?;
+                ResponseTopic(t)
+            }
+            0x09 => CorrelationData(r.binary()?),
+            0x0B => match r.varint()? {
+                0 => return Err(Error::InvalidPropertyValue(id)),
+                v => SubscriptionIdentifier(v),
+            },
+            0x11 => SessionExpiryInterval(r.u32()?),
+            0x12 => AssignedClientIdentifier(r.string()?),
+            0x13 => ServerKeepAlive(r.u16()?),
+            0x15 => AuthenticationMethod(r.string()?),
+            0x16 => AuthenticationData(r.binary()?),
+            0x17 => RequestProblemInformation(flag(r.u8()?)?),
+            0x18 => WillDelayInterval(r.u32()?),
+            0x19 => RequestResponseInformation(flag(r.u8()?)?),
+            0x1A => ResponseInformation(r.string()?),
+            0x1C => ServerReference(r.string()?),
+            0x1F => ReasonString(r.string()?),
+            0x21 => ReceiveMaximum(nonzero16(r.u16()?)?),
+            0x22 => TopicAliasMaximum(r.u16()?),
+            0x23 => TopicAlias(nonzero16(r.u16()?)?),
+            0x24 => MaximumQoS(flag(r.u8()?)?),
+            0x25 => RetainAvailable(flag(r.u8()?)?),
+            0x26 => UserProperty(r.string()?, r.string()?),
+            0x27 => match r.u32()? {
+                0 => return Err(Error::InvalidPropertyValue(id)),
+                v => MaximumPacketSize(v),
+            },
+            0x28 => WildcardSubscriptionAvailable(flag(r.u8()?)?),
+            0x29 => SubscriptionIdentifierAvailable(flag(r.u8()?)?),
+            0x2A => SharedSubscriptionAvailable(flag(r.u8()?)?),
+            other => return Err(Error::UnknownProperty(other)),
+        })
+    }
+
+    fn encoded_len(&self) -> Result<usize, Error> {
+        use Property::*;
+        Ok(1 + match self {
+            PayloadFormatIndicator(_)
+            | RequestProblemInformation(_)
+            | RequestResponseInformation(_)
+            | MaximumQoS(_)
+            | RetainAvailable(_)
+            | WildcardSubscriptionAvailable(_)
+            | SubscriptionIdentifierAvailable(_)
+            | SharedSubscriptionAvailable(_) => 1,
+            ServerKeepAlive(_) | ReceiveMaximum(_) | TopicAliasMaximum(_) | TopicAlias(_) => 2,
+            MessageExpiryInterval(_)
+            | SessionExpiryInterval(_)
+            | WillDelayInterval(_)
+            | MaximumPacketSize(_) => 4,
+            SubscriptionIdentifier(v) => varint::len(*v as usize),
+            ContentType(s)
+            | ResponseTopic(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => field_len(s.as_bytes())?,
+            CorrelationData(b) | AuthenticationData(b) => field_len(b)?,
+            UserProperty(k, v) => field_len(k.as_bytes())? + field_len(v.as_bytes())?,
+        })
+    }
+
+    fn write(&self, buf: &mut impl BufMut) {
+        use Property::*;
+        buf.put_u8(self.id());
+        match self {
+            PayloadFormatIndicator(v)
+            | RequestProblemInformation(v)
+            | RequestResponseInformation(v)
+            | MaximumQoS(v)
+            | RetainAvailable(v)
+            | WildcardSubscriptionAvailable(v)
+            | SubscriptionIdentifierAvailable(v)
+            | SharedSubscriptionAvailable(v) => buf.put_u8(*v),
+            ServerKeepAlive(v) | ReceiveMaximum(v) | TopicAliasMaximum(v) | TopicAlias(v) => {
+                buf.put_u16(*v)
+            }
+            MessageExpiryInterval(v)
+            | SessionExpiryInterval(v)
+            | WillDelayInterval(v)
+            | MaximumPacketSize(v) => buf.put_u32(*v),
+            SubscriptionIdentifier(v) => varint::write(*v as usize, buf),
+            ContentType(s)
+            | ResponseTopic(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => put_field(buf, s.as_bytes()),
+            CorrelationData(b) | AuthenticationData(b) => put_field(buf, b),
+            UserProperty(k, v) => {
+                put_field(buf, k.as_bytes());
+                put_field(buf, v.as_bytes());
+            }
+        }
+    }
+}
+
+/// A packet's properties in the order they were decoded or added. Empty costs
+/// nothing: no allocation, one byte on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Properties(Vec<Property>);
+
+impl Properties {
+    pub const fn new() -> Self {
+        Properties(Vec::new())
+    }
+
+    pub fn push(&mut self, property: Property) {
+        self.0.push(property);
+    }
+
+    pub fn with(mut self, property: Property) -> Self {
+        self.0.push(property);
+        self
+    }
+
+    pub fn iter(&self) -> core::slice::Iter<'_, Property> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The first property `pick` accepts.
+    pub fn find<T>(&self, pick: impl FnMut(&Property) -> Option<T>) -> Option<T> {
+        self.0.iter().find_map(pick)
+    }
+
+    pub fn user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().filter_map(|p| match p {
+            Property::UserProperty(k, v) => Some((k.as_str(), v.as_str())),
+            _ => None,
+        })
+    }
+
+    /// Decodes a property length and the list, checking each property may
+    /// appear in `context` and appears at most once unless it may repeat.
+    pub(crate) fn read(r: &mut Reader, context: PropertyContext) -> Result<Properties, Error> {
+        let len = r.varint()? as usize;
+        let mut list = r.sub_reader(len)?;
+        let here = context_bit(context);
+        let mut seen = 0u64;
+        let mut out = Vec::new();
+        while list.remaining() > 0 {
+            let p = Property::read(&mut list)?;
+            if p.allowed() & here == 0 {
+                return Err(Error::PropertyNotAllowed {
+                    id: p.id(),
+                    context,
+                });
+            }
+            let bit = 1u64 << p.id();
+            if seen & bit != 0 && !p.may_repeat(context) {
+                return Err(Error::DuplicateProperty(p.id()));
+            }
+            seen |= bit;
+            out.push(p);
+        }
+        Ok(Properties(out))
+    }
+
+    /// Bytes of the list itself, without its length prefix.
+    fn content_len(&self) -> Result<usize, Error> {
+        self.0.iter().map(Property::encoded_len).sum()
+    }
+
+    /// Bytes on the wire: the length prefix and the list.
+    pub(crate) fn encoded_len(&self) -> Result<usize, Error> {
+        let n = self.content_len()?;
+        if n > varint::MAX {
+            return Err(Error::PacketTooLarge {
+                size: n,
+                max: varint::MAX,
+            });
+        }
+        Ok(varint::len(n) + n)
+    }
+
+    pub(crate) fn write(&self, buf: &mut impl BufMut) {
+        // encoded_len ran first (Packet::write sizes before writing).
+        let n = self.content_len().unwrap_or(0);
+        varint::write(n, buf);
+        for p in &self.0 {
+            p.write(buf);
+        }
+    }
+}
+
+impl FromIterator<Property> for Properties {
+    fn from_iter<I: IntoIterator<Item = Property>>(iter: I) -> Self {
+        Properties(iter.into_iter().collect())
+    }
+}
