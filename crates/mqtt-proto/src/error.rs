@@ -63,6 +63,8 @@ pub enum Error {
     InvalidSharedSubscription,
     #[error("{0:?} carries no topic filter")]
     NoTopicFilters(PacketType),
+    #[error("{0:?} carries no reason code")]
+    NoReasonCodes(PacketType),
     #[error("topic is empty")]
     EmptyTopic,
     #[error("topic name contains a wildcard")]

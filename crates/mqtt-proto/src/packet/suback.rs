@@ -69,13 +69,20 @@ pub fn read(kind: PacketType, r: &mut Reader, version: ProtocolVersion) -> Resul
         Properties::new()
     };
     let mut reason_codes = Vec::with_capacity(r.remaining());
-    while r.remaining() > 0 {
+    // A 3.1.1 UNSUBACK is the packet identifier alone; anything after it is
+    // left for `finish` to reject as trailing bytes.
+    let has_codes = version.is_v5() || kind == PacketType::SubAck;
+    while has_codes && r.remaining() > 0 {
         let byte = r.u8()?;
         reason_codes.push(if version.is_v5() {
             ReasonCode::read_for(kind, byte)?
         } else {
             ReasonCode::from_v3_suback(byte)?
         });
+    }
+    // One code per filter, and SUBSCRIBE/UNSUBSCRIBE carry at least one.
+    if has_codes && reason_codes.is_empty() {
+        return Err(Error::NoReasonCodes(kind));
     }
     Ok(SubAck {
         packet_id,
