@@ -4,7 +4,7 @@ TOOLS ?= $(HOME)/.cache/mqtt-dashboard-tools
 export PATH := $(HOME)/.cargo/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 export CARGO_TERM_QUIET ?= false
 
-.PHONY: run test setup setup-test dist lint screenshot
+.PHONY: run test bench setup setup-test dist lint screenshot
 
 setup:
 	@scripts/setup.sh run
@@ -24,6 +24,10 @@ dist: setup
 # the wasm build, and the browser end-to-end test against dist/.
 test: setup-test
 	@scripts/test.sh
+
+# Benchmarks, each printed beside its peer from the same run (BENCHMARKS.md).
+bench: setup
+	@scripts/bench.sh
 
 # scripts/screenshot.sh against a running `make run`.
 screenshot:

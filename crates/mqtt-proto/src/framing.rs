@@ -53,6 +53,21 @@ pub fn check(buf: &[u8], max_packet_size: usize) -> Result<Option<Frame>, Error>
     Ok(Some(frame))
 }
 
+/// Takes the next whole packet off the front of `buf` (a caller-owned receive
+/// buffer), `Ok(None)` if it is not all there yet.
+pub fn decode(
+    buf: &mut BytesMut,
+    max_packet_size: usize,
+    version: ProtocolVersion,
+) -> Result<Option<Packet>, Error> {
+    let Some(frame) = check(buf, max_packet_size)? else {
+        return Ok(None);
+    };
+    buf.advance(frame.header_len);
+    let body = buf.split_to(frame.body_len).freeze();
+    Packet::read(frame.first_byte, body, version).map(Some)
+}
+
 /// Turns bytes that arrive in any chunking into packets.
 ///
 /// The buffer holds at most one partial packet plus whatever was fed since the
@@ -113,12 +128,7 @@ impl StreamDecoder {
     /// The next complete packet, `Ok(None)` if more bytes are needed, or the
     /// protocol error that must close the connection.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, Error> {
-        let Some(frame) = check(&self.buf, self.max_packet_size)? else {
-            return Ok(None);
-        };
-        self.buf.advance(frame.header_len);
-        let body = self.buf.split_to(frame.body_len).freeze();
-        Packet::read(frame.first_byte, body, self.version).map(Some)
+        decode(&mut self.buf, self.max_packet_size, self.version)
     }
 }
 

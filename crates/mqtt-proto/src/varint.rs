@@ -53,6 +53,25 @@ pub fn write(mut value: usize, buf: &mut impl BufMut) {
     }
 }
 
+/// Writes `value` (at most [`MAX`]) into the start of `out`, which has room
+/// for four bytes; returns the bytes used.
+pub fn write_into(mut value: usize, out: &mut [u8]) -> usize {
+    debug_assert!(value <= MAX);
+    let mut i = 0;
+    loop {
+        let mut byte = (value % 128) as u8;
+        value /= 128;
+        if value > 0 {
+            byte |= 0x80;
+        }
+        out[i] = byte;
+        i += 1;
+        if value == 0 {
+            return i;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +96,9 @@ mod tests {
             let mut out = Vec::new();
             write(value, &mut out);
             assert_eq!(out, bytes, "{value}");
+            let mut arr = [0u8; 4];
+            let n = write_into(value, &mut arr);
+            assert_eq!(&arr[..n], bytes, "{value}");
             assert_eq!(len(value), bytes.len());
         }
     }

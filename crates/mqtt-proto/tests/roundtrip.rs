@@ -167,7 +167,7 @@ fn connect(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
                 } else {
                     None
                 };
-                Packet::Connect(Connect {
+                Packet::from(Connect {
                     protocol,
                     clean_session: clean,
                     keep_alive,

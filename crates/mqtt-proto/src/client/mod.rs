@@ -231,7 +231,7 @@ impl ClientSession {
         self.incoming_aliases.clear();
         self.pending_acks.clear();
         let c = &self.config;
-        let connect = Packet::Connect(crate::Connect {
+        let connect = Packet::from(crate::Connect {
             protocol: c.protocol,
             clean_session: c.clean_session,
             keep_alive: c.keep_alive_secs,

@@ -54,6 +54,29 @@ impl Publish {
         Ok(field_len(self.topic.as_bytes())? + id_len + props + self.payload.len())
     }
 
+    /// The whole packet, fixed header included: PUBLISH is the packet a busy
+    /// connection writes most, so it skips the generic path's dispatching.
+    pub(super) fn write_packet(
+        &self,
+        buf: &mut bytes::BytesMut,
+        version: ProtocolVersion,
+    ) -> Result<(), Error> {
+        let body_len = self.body_len(version)?;
+        if body_len > crate::varint::MAX {
+            return Err(Error::PacketTooLarge {
+                size: body_len,
+                max: crate::varint::MAX,
+            });
+        }
+        let mut header = [0u8; 5];
+        header[0] = 0x30 | self.header_flags();
+        let header_len = 1 + crate::varint::write_into(body_len, &mut header[1..]);
+        buf.reserve(header_len + body_len);
+        buf.extend_from_slice(&header[..header_len]);
+        self.write_body(buf, version);
+        Ok(())
+    }
+
     pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
         put_field(buf, self.topic.as_bytes());
         if self.qos != QoS::AtMostOnce {

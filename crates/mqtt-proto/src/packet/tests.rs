@@ -44,7 +44,7 @@ fn connect_minimal_311() {
     ];
     both_ways(
         &bytes,
-        Packet::Connect(Connect {
+        Packet::from(Connect {
             protocol: ProtocolVersion::V311,
             clean_session: true,
             keep_alive: 60,
@@ -74,7 +74,7 @@ fn connect_31_with_will_and_credentials() {
     ];
     both_ways(
         &bytes,
-        Packet::Connect(Connect {
+        Packet::from(Connect {
             protocol: ProtocolVersion::V31,
             clean_session: true,
             keep_alive: 10,
@@ -367,7 +367,7 @@ fn connect_v5_with_properties_and_will_properties() {
     ];
     both_ways_as(
         &bytes,
-        Packet::Connect(Connect {
+        Packet::from(Connect {
             protocol: V5,
             clean_session: true,
             keep_alive: 30,
