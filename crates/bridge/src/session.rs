@@ -76,7 +76,7 @@ pub async fn run(
         Ok(Err(ConnectionError::Protocol(e))) => {
             tracing::info!(%peer, error = %e, "bad CONNECT; closing");
             if e.needs_connack() {
-                let _ = conn.write_packet(&connack(e.reason_code())).await;
+                let _ = conn.write_packet(&connack(e.connack_code())).await;
             }
             return conn.close().await;
         }

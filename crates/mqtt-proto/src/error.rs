@@ -82,15 +82,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The reason code a 5.0 peer reports this error with (in DISCONNECT, or in
-    /// CONNACK while connecting).
+    /// The reason code a 5.0 peer closes the connection with over this error,
+    /// in DISCONNECT: always one DISCONNECT may carry.
     pub fn reason_code(&self) -> ReasonCode {
         use Error::*;
         match self {
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
-            UnsupportedProtocolLevel(_) | InvalidProtocolName(_) => {
-                ReasonCode::UnsupportedProtocolVersion
-            }
             WildcardInTopicName => ReasonCode::TopicNameInvalid,
             TopicAliasInvalid(_) => ReasonCode::TopicAliasInvalid,
             ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
@@ -104,6 +101,20 @@ impl Error {
             | EmptyTopic
             | NotInVersion(_) => ReasonCode::ProtocolError,
             _ => ReasonCode::MalformedPacket,
+        }
+    }
+
+    /// The reason code a 5.0 server refuses a CONNECT with over this error,
+    /// in CONNACK: always one CONNACK may carry.
+    pub fn connack_code(&self) -> ReasonCode {
+        match self {
+            Error::UnsupportedProtocolLevel(_) | Error::InvalidProtocolName(_) => {
+                ReasonCode::UnsupportedProtocolVersion
+            }
+            other => match other.reason_code() {
+                code if ReasonCode::allowed_in(PacketType::ConnAck).contains(&code) => code,
+                _ => ReasonCode::MalformedPacket,
+            },
         }
     }
 

@@ -125,7 +125,7 @@ fn connect_violations() {
     assert_eq!(with(6, 0x02), Err(Error::UnsupportedProtocolLevel(6)));
     assert!(Error::UnsupportedProtocolLevel(6).needs_connack());
     assert_eq!(
-        Error::UnsupportedProtocolLevel(6).reason_code(),
+        Error::UnsupportedProtocolLevel(6).connack_code(),
         ReasonCode::UnsupportedProtocolVersion
     );
     let bad_name = [0x10, 12, 0, 4, b'M', b'Q', b'T', b'X', 4, 2, 0, 0, 0, 0];
@@ -662,4 +662,37 @@ fn disconnect_and_auth_v5() {
     // A DISCONNECT reason a 3.1.1 peer cannot see is not on its wire.
     let taken = Packet::Disconnect(Status::new(ReasonCode::SessionTakenOver));
     assert_eq!(&taken.to_bytes(V3).expect("encodes")[..], &[0xE0, 0x00]);
+}
+
+#[test]
+fn error_codes_fit_the_packet_that_carries_them() {
+    let errors = [
+        Error::PacketTooLarge { size: 9, max: 1 },
+        Error::MalformedRemainingLength,
+        Error::UnexpectedEof,
+        Error::InvalidProtocolName("x".into()),
+        Error::UnsupportedProtocolLevel(9),
+        Error::WildcardInTopicName,
+        Error::InvalidWildcard,
+        Error::InvalidSharedSubscription,
+        Error::DuplicateProperty(1),
+        Error::UnexpectedPacket(PacketType::Connect),
+        Error::TopicAliasInvalid(3),
+        Error::ReceiveMaximumExceeded,
+        Error::InvalidUtf8,
+    ];
+    for e in errors {
+        let disconnect = ReasonCode::allowed_in(PacketType::Disconnect);
+        assert!(
+            disconnect.contains(&e.reason_code()),
+            "{e:?} -> {:?}",
+            e.reason_code()
+        );
+        let connack = ReasonCode::allowed_in(PacketType::ConnAck);
+        assert!(
+            connack.contains(&e.connack_code()),
+            "{e:?} -> {:?}",
+            e.connack_code()
+        );
+    }
 }
