@@ -3,7 +3,8 @@
 //! Callbacks from the WebSocket and from timers feed the sans-IO session and
 //! then run one `drive` step: send what it wants sent, hand out its events,
 //! arm the timer for its next deadline. When the socket closes, a new one is
-//! opened after an exponential backoff, and the subscriptions are made again.
+//! opened after an exponential backoff; the session makes the subscriptions
+//! again if the broker kept no session.
 
 use bytes::Bytes;
 use gloo_timers::callback::Timeout;
@@ -67,7 +68,9 @@ struct Inner {
     opened: bool,
     failures: u32,
     timer: Option<Timeout>,
-    subscriptions: Vec<Subscription>,
+    /// Made once, on the first connection; after that the session keeps them
+    /// and makes them again whenever a reconnect finds no session on the broker.
+    initial_subscriptions: Option<Vec<Subscription>>,
     state: RwSignal<LinkState>,
     on_message: Rc<dyn Fn(Publish)>,
 }
@@ -106,7 +109,7 @@ impl BrokerLink {
             opened: false,
             failures: 0,
             timer: None,
-            subscriptions,
+            initial_subscriptions: Some(subscriptions),
             state,
             on_message: Rc::new(on_message),
         }));
@@ -255,9 +258,10 @@ fn drive(weak: &Weak<RefCell<Inner>>) {
                 Event::Connected { .. } => {
                     inner.failures = 0;
                     inner.state.set(LinkState::Connected);
-                    let subscriptions = inner.subscriptions.clone();
-                    if let Err(e) = inner.session.subscribe(subscriptions, now()) {
-                        web_sys::console::error_1(&format!("subscribe failed: {e}").into());
+                    if let Some(subscriptions) = inner.initial_subscriptions.take() {
+                        if let Err(e) = inner.session.subscribe(subscriptions, now()) {
+                            web_sys::console::error_1(&format!("subscribe failed: {e}").into());
+                        }
                     }
                 }
                 Event::Message(publish) => messages.push(publish),

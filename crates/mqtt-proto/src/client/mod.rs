@@ -105,6 +105,16 @@ impl ClientConfig {
     }
 }
 
+/// Filters per SUBSCRIBE when a reconnect makes the subscriptions again.
+const RESUBSCRIBE_BATCH: usize = 64;
+
+/// What an outstanding SUBSCRIBE or UNSUBSCRIBE was about.
+#[derive(Debug)]
+enum PendingAck {
+    Subscribe(Vec<ByteStr>),
+    Unsubscribe,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
     Disconnected,
@@ -175,8 +185,12 @@ pub struct ClientSession {
     keep_alive_secs: u16,
     limits: ServerLimits,
     outbox: Outbox,
-    /// Identifiers of SUBSCRIBE and UNSUBSCRIBE awaiting their ack.
-    pending_acks: BTreeSet<u16>,
+    /// SUBSCRIBE and UNSUBSCRIBE awaiting their ack, by packet identifier.
+    pending_acks: BTreeMap<u16, PendingAck>,
+    /// The subscriptions the caller wants, by filter: added by `subscribe`,
+    /// dropped by `unsubscribe` or a refusal, and made again when a reconnect
+    /// finds no session on the server.
+    subscriptions: BTreeMap<ByteStr, Subscription>,
     /// QoS 2 messages received and passed on, awaiting PUBREL (spec 4.3.3).
     incoming_qos2: BTreeSet<u16>,
     /// Topic aliases the server set up on this connection (5.0).
@@ -200,7 +214,8 @@ impl ClientSession {
             ping_sent: None,
             limits: ServerLimits::default(),
             outbox: Outbox::default(),
-            pending_acks: BTreeSet::new(),
+            pending_acks: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
             incoming_qos2: BTreeSet::new(),
             incoming_aliases: BTreeMap::new(),
             has_connected: false,
@@ -340,14 +355,33 @@ impl ClientSession {
         for s in &subscriptions {
             topic::validate_topic_filter(&s.filter)?;
         }
-        let packet_id = self.allocate_control_id();
+        for s in &subscriptions {
+            self.subscriptions.insert(s.filter.clone(), s.clone());
+        }
+        self.send_subscribe(subscriptions, now)
+    }
+
+    /// The subscriptions the session keeps (and makes again after a reconnect
+    /// to a server that forgot them), in filter order.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions.values()
+    }
+
+    fn send_subscribe(
+        &mut self,
+        subscriptions: Vec<Subscription>,
+        now: Instant,
+    ) -> Result<u16, Error> {
+        let packet_id = self.allocate_packet_id();
+        let filters = subscriptions.iter().map(|s| s.filter.clone()).collect();
         let subscribe = Subscribe {
             packet_id,
             subscriptions,
             properties: Properties::new(),
         };
         self.send(&Packet::Subscribe(subscribe), now)?;
-        self.pending_acks.insert(packet_id);
+        self.pending_acks
+            .insert(packet_id, PendingAck::Subscribe(filters));
         Ok(packet_id)
     }
 
@@ -359,14 +393,17 @@ impl ClientSession {
         for f in &filters {
             topic::validate_topic_filter(f)?;
         }
-        let packet_id = self.allocate_control_id();
+        for f in &filters {
+            self.subscriptions.remove(f);
+        }
+        let packet_id = self.allocate_packet_id();
         let unsubscribe = Unsubscribe {
             packet_id,
             filters,
             properties: Properties::new(),
         };
         self.send(&Packet::Unsubscribe(unsubscribe), now)?;
-        self.pending_acks.insert(packet_id);
+        self.pending_acks.insert(packet_id, PendingAck::Unsubscribe);
         Ok(packet_id)
     }
 
@@ -391,11 +428,7 @@ impl ClientSession {
             self.send(&Packet::Publish(publish), now)?;
             return Ok(None);
         }
-        let pending = &self.pending_acks;
-        let incoming = &self.incoming_qos2;
-        let id = self
-            .outbox
-            .allocate_id(|id| pending.contains(&id) || incoming.contains(&id));
+        let id = self.allocate_packet_id();
         publish.packet_id = Some(id);
         self.outbox.push(publish);
         if self.state == SessionState::Connected {
@@ -435,13 +468,30 @@ impl ClientSession {
                 let _ = self.send(&Packet::PubComp(Ack::new(ack.packet_id)), now);
             }
             (SessionState::Connected, Packet::SubAck(ack))
-                if self.pending_acks.remove(&ack.packet_id) =>
+                if matches!(
+                    self.pending_acks.get(&ack.packet_id),
+                    Some(PendingAck::Subscribe(_))
+                ) =>
             {
+                if let Some(PendingAck::Subscribe(filters)) =
+                    self.pending_acks.remove(&ack.packet_id)
+                {
+                    // A refused filter is not kept, so it is not retried on reconnect.
+                    for (filter, code) in filters.iter().zip(&ack.reason_codes) {
+                        if code.is_error() {
+                            self.subscriptions.remove(filter);
+                        }
+                    }
+                }
                 self.events.push_back(Event::SubAck(ack))
             }
             (SessionState::Connected, Packet::UnsubAck(ack))
-                if self.pending_acks.remove(&ack.packet_id) =>
+                if matches!(
+                    self.pending_acks.get(&ack.packet_id),
+                    Some(PendingAck::Unsubscribe)
+                ) =>
             {
+                self.pending_acks.remove(&ack.packet_id);
                 self.events.push_back(Event::UnsubAck(ack))
             }
             (SessionState::Connected, Packet::PingResp) => self.ping_sent = None,
@@ -481,6 +531,12 @@ impl ClientSession {
             self.incoming_qos2.clear();
             for packet_id in self.outbox.restart_fresh() {
                 self.events.push_back(Event::Published { packet_id });
+            }
+            // The server has no subscriptions for us: make them again, in
+            // SUBSCRIBEs of a bounded size.
+            let wanted: Vec<Subscription> = self.subscriptions.values().cloned().collect();
+            for chunk in wanted.chunks(RESUBSCRIBE_BATCH) {
+                let _ = self.send_subscribe(chunk.to_vec(), now);
             }
         }
         self.flush_window(now);
@@ -556,11 +612,13 @@ impl ClientSession {
         }
     }
 
-    fn allocate_control_id(&mut self) -> u16 {
+    /// A packet identifier no SUBSCRIBE, UNSUBSCRIBE or QoS 1/2 exchange in
+    /// either direction is using.
+    fn allocate_packet_id(&mut self) -> u16 {
         let incoming = &self.incoming_qos2;
         let pending = &self.pending_acks;
         self.outbox
-            .allocate_id(|id| pending.contains(&id) || incoming.contains(&id))
+            .allocate_id(|id| pending.contains_key(&id) || incoming.contains(&id))
     }
 
     fn keep_alive_ms(&self) -> Option<u64> {

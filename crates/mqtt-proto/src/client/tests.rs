@@ -2,7 +2,7 @@
 //! with time stepped by hand. Server bytes are written out by hand.
 
 use super::*;
-use crate::Packet;
+use crate::{Packet, PacketType};
 use alloc::vec;
 
 fn at(ms: u64) -> Instant {
@@ -390,4 +390,53 @@ fn garbage_from_server_closes_with_protocol_error() {
         s.publish(qos("a", b"", QoS::AtMostOnce), at(2)),
         Err(Error::NotConnected)
     );
+}
+
+#[test]
+fn fresh_session_resubscribes_what_was_granted() {
+    let mut s = connected(0);
+    let a = Subscription::new("sensors/+/temperature", QoS::AtMostOnce);
+    let b = Subscription::new("secret/#", QoS::AtLeastOnce);
+    let id = s.subscribe(vec![a.clone(), b], at(1)).expect("valid");
+    let [hi, lo] = id.to_be_bytes();
+    s.handle_bytes(&[0x90, 0x04, hi, lo, 0x00, 0x80], at(2)); // granted, refused
+    s.subscribe(vec![Subscription::new("tmp/x", QoS::AtMostOnce)], at(3))
+        .expect("valid");
+    s.unsubscribe(vec![ByteStr::from("tmp/x")], at(4))
+        .expect("valid");
+    sent(&mut s);
+    events(&mut s);
+    assert_eq!(
+        s.subscriptions().cloned().collect::<Vec<_>>(),
+        vec![a.clone()]
+    );
+
+    s.handle_transport_closed();
+    s.connect(at(100)).expect("reconnect");
+    sent(&mut s);
+    s.handle_bytes(&[0x20, 0x02, 0x00, 0x00], at(101)); // no session on the server
+    let resent = sent(&mut s);
+    assert!(
+        matches!(&resent[..], [Packet::Subscribe(sub)] if sub.subscriptions == vec![a.clone()]),
+        "{resent:?}"
+    );
+
+    // A resumed session keeps them on the server: nothing is re-sent.
+    s.handle_transport_closed();
+    s.connect(at(200)).expect("reconnect");
+    sent(&mut s);
+    s.handle_bytes(&[0x20, 0x02, 0x01, 0x00], at(201));
+    assert_eq!(sent(&mut s), vec![]);
+}
+
+#[test]
+fn suback_for_an_unknown_identifier_is_a_protocol_error() {
+    let mut s = connected(0);
+    s.handle_bytes(&[0x90, 0x03, 0x00, 0x09, 0x00], at(1));
+    assert!(matches!(
+        events(&mut s)[..],
+        [Event::Disconnected(DisconnectReason::ProtocolError(
+            Error::UnexpectedPacket(PacketType::SubAck)
+        ))]
+    ));
 }
