@@ -96,3 +96,30 @@ async fn every_qos_and_mqtt_31_are_accepted() -> Result<()> {
     bridge.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn mosquitto_sub_gets_what_mosquitto_pub_retained() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    mosquitto_pub(
+        bridge.tcp,
+        &["-t", "sensors/kitchen/status", "-r", "-m", "online"],
+    )
+    .await?;
+    eventually(WAIT, "the retained message to be stored", || async {
+        (bridge.router.retained_count() == 1).then_some(())
+    })
+    .await?;
+    let (_sub, mut lines) = subscriber(&bridge, "sensors/+/status", &[]).await?;
+    assert_eq!(
+        next_line(&mut lines).await?,
+        "sensors/kitchen/status online"
+    );
+    // -r with an empty message clears it.
+    mosquitto_pub(bridge.tcp, &["-t", "sensors/kitchen/status", "-r", "-n"]).await?;
+    eventually(WAIT, "the retained message to be cleared", || async {
+        (bridge.router.retained_count() == 0).then_some(())
+    })
+    .await?;
+    bridge.stop().await;
+    Ok(())
+}

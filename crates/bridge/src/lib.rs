@@ -9,6 +9,7 @@
 //! - [`session`]: one client's protocol loop (handshake, keepalive, acks).
 //! - [`router`]: connected sessions, their subscriptions, fan-out to bounded queues.
 //! - [`trie`]: the subscription index the router matches topics against.
+//! - [`retain`]: the last retained message per topic.
 //! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
 //!
 //! Shutdown is explicit: [`Bridge::run`] cancels one token that every accept
@@ -17,6 +18,7 @@
 pub mod connection;
 pub mod demo;
 pub mod listener;
+pub mod retain;
 pub mod router;
 pub mod session;
 pub mod transport;
@@ -42,6 +44,8 @@ pub struct Config {
     pub max_packet_size: usize,
     /// Messages queued per session before QoS 0 deliveries to it are dropped.
     pub outbound_queue: usize,
+    /// Topics with a retained message; beyond it new ones are refused and counted.
+    pub max_retained: usize,
     /// Time a new connection has to send CONNECT.
     pub connect_timeout: Duration,
 }
@@ -54,6 +58,7 @@ impl Default for Config {
             demo: false,
             max_packet_size: 1024 * 1024,
             outbound_queue: 1024,
+            max_retained: 100_000,
             connect_timeout: Duration::from_secs(10),
         }
     }
@@ -75,7 +80,7 @@ impl Bridge {
         let ws = TcpListener::bind(config.ws)
             .await
             .with_context(|| format!("binding the WebSocket listener to {}", config.ws))?;
-        let router = Arc::new(Router::new(config.outbound_queue));
+        let router = Arc::new(Router::new(config.outbound_queue, config.max_retained));
         Ok(Bridge {
             config,
             tcp,

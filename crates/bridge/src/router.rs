@@ -1,6 +1,8 @@
-//! Fan-out: who is connected, what they subscribe to, and delivery of each
-//! publish to every matching session's bounded outbound queue.
+//! Fan-out: who is connected, what they subscribe to, the retained messages,
+//! and delivery of each publish to every matching session's bounded outbound
+//! queue.
 
+use crate::retain::{RetainOutcome, RetainStore};
 use crate::trie::{SessionKey, SubscriptionTrie};
 use mqtt_proto::{Publish, QoS};
 use std::collections::HashMap;
@@ -26,9 +28,9 @@ struct SessionEntry {
     taken_over: CancellationToken,
 }
 
-#[derive(Default)]
 struct RouterState {
     trie: SubscriptionTrie,
+    retained: RetainStore,
     sessions: HashMap<SessionKey, SessionEntry>,
     by_client_id: HashMap<String, SessionKey>,
 }
@@ -39,6 +41,8 @@ pub struct RouterStats {
     pub publishes_received: AtomicU64,
     pub publishes_delivered: AtomicU64,
     pub publishes_dropped: AtomicU64,
+    /// Retained messages not kept because the store was full.
+    pub retained_refused: AtomicU64,
 }
 
 pub struct Router {
@@ -49,9 +53,14 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(outbound_capacity: usize) -> Self {
+    pub fn new(outbound_capacity: usize, max_retained: usize) -> Self {
         Router {
-            state: Mutex::default(),
+            state: Mutex::new(RouterState {
+                trie: SubscriptionTrie::default(),
+                retained: RetainStore::new(max_retained),
+                sessions: HashMap::new(),
+                by_client_id: HashMap::new(),
+            }),
             next_key: AtomicU64::new(1),
             outbound_capacity,
             stats: RouterStats::default(),
@@ -119,13 +128,33 @@ impl Router {
         self.lock().trie.len()
     }
 
+    pub fn retained_count(&self) -> usize {
+        self.lock().retained.len()
+    }
+
+    /// Retained messages for a new subscription to `filter`, with the retain
+    /// flag set, at most at `granted` QoS.
+    pub fn retained_for(&self, filter: &str, granted: QoS) -> Vec<Publish> {
+        let mut found = self.lock().retained.matching(filter);
+        for p in &mut found {
+            p.retain = true;
+            p.qos = p.qos.min(granted);
+        }
+        found
+    }
+
     /// Delivers `publish` to every session with a matching subscription, one
-    /// copy per session at the highest QoS its matching subscriptions granted.
+    /// copy per session at the highest QoS its matching subscriptions granted,
+    /// and keeps it if it is retained.
     pub fn publish(&self, publish: &Publish) {
         self.stats
             .publishes_received
             .fetch_add(1, Ordering::Relaxed);
-        let state = self.lock();
+        let mut state = self.lock();
+        if publish.retain && state.retained.set(publish) == RetainOutcome::Refused {
+            self.stats.retained_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(topic = %publish.topic, "retained message store full; not kept");
+        }
         let mut targets: HashMap<SessionKey, QoS> = HashMap::new();
         state.trie.for_each_match(&publish.topic, |key, qos| {
             let best = targets.entry(key).or_insert(qos);

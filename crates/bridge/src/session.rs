@@ -202,17 +202,22 @@ impl Session {
             }
             Packet::Subscribe(subscribe) => {
                 let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
+                let mut retained = Vec::new();
                 for s in &subscribe.subscriptions {
                     let granted = s.qos.min(MAX_GRANTED_QOS);
                     self.router
                         .subscribe(self.registration.key, &s.filter, granted);
                     self.filters.insert(s.filter.to_string());
                     reason_codes.push(ReasonCode::granted(granted));
+                    retained.extend(self.router.retained_for(&s.filter, granted));
                 }
-                Some(Packet::SubAck(SubAck::new(
-                    subscribe.packet_id,
-                    reason_codes,
-                )))
+                // SUBACK first, then the retained messages for the new filters.
+                let suback = Packet::SubAck(SubAck::new(subscribe.packet_id, reason_codes));
+                let packets =
+                    std::iter::once(suback).chain(retained.into_iter().map(Packet::Publish));
+                let packets: Vec<Packet> = packets.collect();
+                self.conn.write_packets(&packets).await?;
+                None
             }
             Packet::Unsubscribe(unsubscribe) => {
                 let mut reason_codes = Vec::with_capacity(unsubscribe.filters.len());

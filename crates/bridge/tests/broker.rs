@@ -249,3 +249,114 @@ async fn keepalive_zero_allows_silence() {
     assert_eq!(idle.recv_exact(2).await, [0xD0, 0x00]);
     bridge.stop().await;
 }
+
+fn retained_bytes(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let mut v = publish_bytes(topic, payload);
+    v[0] = 0x31; // PUBLISH with RETAIN
+    v
+}
+
+/// Sends PINGREQ and waits for PINGRESP: everything sent before it was handled.
+async fn sync(c: &mut RawClient) {
+    c.send(&[0xC0, 0x00]).await;
+    assert_eq!(c.recv_exact(2).await, [0xD0, 0x00]);
+}
+
+#[tokio::test]
+async fn retained_messages_are_kept_replaced_cleared_and_delivered_on_subscribe() {
+    let bridge = RunningBridge::start(&[]).await;
+    let mut live = RawClient::tcp(bridge.tcp).await;
+    live.handshake("live").await;
+    live.subscribe(1, "sensors/#").await;
+
+    let mut publisher = RawClient::tcp(bridge.tcp).await;
+    publisher.handshake("publisher").await;
+    publisher
+        .send(&retained_bytes("sensors/r1/temperature", b"21.5"))
+        .await;
+    publisher
+        .send(&retained_bytes("sensors/r2/temperature", b"19.0"))
+        .await;
+    publisher
+        .send(&publish_bytes("sensors/r3/temperature", b"18.0"))
+        .await;
+    sync(&mut publisher).await;
+    // A live delivery to an existing subscription carries retain 0 (MQTT-3.3.1-9).
+    for (topic, payload) in [
+        ("sensors/r1/temperature", &b"21.5"[..]),
+        ("sensors/r2/temperature", b"19.0"),
+        ("sensors/r3/temperature", b"18.0"),
+    ] {
+        let expected = publish_bytes(topic, payload);
+        assert_eq!(live.recv_exact(expected.len()).await, expected);
+    }
+
+    // A new subscription gets SUBACK, then the retained messages with RETAIN set, and only those.
+    let mut late = RawClient::tcp(bridge.tcp).await;
+    late.handshake("late").await;
+    late.subscribe(4, "sensors/+/temperature").await;
+    for expected in [
+        retained_bytes("sensors/r1/temperature", b"21.5"),
+        retained_bytes("sensors/r2/temperature", b"19.0"),
+    ] {
+        assert_eq!(late.recv_exact(expected.len()).await, expected);
+    }
+    sync(&mut late).await;
+
+    // Replace r1, clear r2 with an empty retained payload.
+    publisher
+        .send(&retained_bytes("sensors/r1/temperature", b"22.0"))
+        .await;
+    publisher
+        .send(&retained_bytes("sensors/r2/temperature", b""))
+        .await;
+    sync(&mut publisher).await;
+    let mut later = RawClient::tcp(bridge.tcp).await;
+    later.handshake("later").await;
+    later.subscribe(5, "sensors/#").await;
+    let expected = retained_bytes("sensors/r1/temperature", b"22.0");
+    assert_eq!(later.recv_exact(expected.len()).await, expected);
+    sync(&mut later).await;
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_retained_will_is_kept() {
+    let bridge = RunningBridge::start(&[]).await;
+    // CONNECT 3.1.1, will retain + will flag + clean session, will topic "dev/status" = "offline".
+    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x26, 0x00, 0x00];
+    for field in [&b"dev"[..], b"dev/status", b"offline"] {
+        body.extend_from_slice(&(field.len() as u16).to_be_bytes());
+        body.extend_from_slice(field);
+    }
+    let mut device = RawClient::tcp(bridge.tcp).await;
+    device.send(&frame(0x10, &body)).await;
+    assert_eq!(device.recv_exact(4).await, CONNACK_ACCEPTED);
+    drop(device); // gone without DISCONNECT: the will is published, and retained
+
+    let mut watcher = RawClient::tcp(bridge.tcp).await;
+    watcher.handshake("watcher").await;
+    let expected = retained_bytes("dev/status", b"offline");
+    let got = tokio::time::timeout(WAIT, async {
+        loop {
+            watcher.send(&subscribe_bytes(1, "dev/status")).await;
+            assert_eq!(watcher.recv_exact(5).await, [0x90, 0x03, 0x00, 0x01, 0x00]);
+            watcher.send(&[0xC0, 0x00]).await;
+            let next = watcher.recv_exact(2).await;
+            if next == [0xD0, 0x00] {
+                // The will has not been handled yet; try again shortly.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            let mut rest = watcher.recv_exact(expected.len() - 2).await;
+            let mut whole = next;
+            whole.append(&mut rest);
+            assert_eq!(watcher.recv_exact(2).await, [0xD0, 0x00]);
+            return whole;
+        }
+    })
+    .await
+    .expect("the will arrives as a retained message");
+    assert_eq!(got, expected);
+    bridge.stop().await;
+}
