@@ -2,7 +2,7 @@
 //! (the server's Receive Maximum), and what to resend after a reconnect.
 
 use crate::{Packet, Publish, QoS};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -22,8 +22,10 @@ struct InFlight {
 #[derive(Debug, Default)]
 pub(super) struct Outbox {
     in_flight: BTreeMap<u16, InFlight>,
-    /// Accepted but not yet sent: the window was full.
+    /// Accepted but not yet sent: the window was full. Their identifiers
+    /// are already given out, so `waiting_ids` keeps them from reuse.
     waiting: VecDeque<Publish>,
+    waiting_ids: BTreeSet<u16>,
     last_id: u16,
 }
 
@@ -47,7 +49,11 @@ impl Outbox {
     pub fn allocate_id(&mut self, also_taken: impl Fn(u16) -> bool) -> u16 {
         loop {
             self.last_id = self.last_id.checked_add(1).unwrap_or(1);
-            if !self.in_flight.contains_key(&self.last_id) && !also_taken(self.last_id) {
+            let id = self.last_id;
+            if !self.in_flight.contains_key(&id)
+                && !self.waiting_ids.contains(&id)
+                && !also_taken(id)
+            {
                 return self.last_id;
             }
         }
@@ -55,6 +61,7 @@ impl Outbox {
 
     /// Queues a QoS 1/2 message that already carries its identifier.
     pub fn push(&mut self, publish: Publish) {
+        self.waiting_ids.insert(publish.packet_id.unwrap_or(0));
         self.waiting.push_back(publish);
     }
 
@@ -67,6 +74,7 @@ impl Outbox {
             }
             let publish = self.waiting.pop_front()?;
             let id = publish.packet_id.unwrap_or(0);
+            self.waiting_ids.remove(&id);
             self.in_flight.insert(
                 id,
                 InFlight {
@@ -139,11 +147,42 @@ impl Outbox {
                 Stage::Published => {
                     let mut p = f.publish;
                     p.dup = false;
+                    self.waiting_ids.insert(id);
                     self.waiting.push_front(p);
                 }
             }
         }
         done.reverse();
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(outbox: &mut Outbox) -> u16 {
+        let id = outbox.allocate_id(|_| false);
+        let mut p = Publish::new("t", &b"x"[..]);
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(id);
+        outbox.push(p);
+        id
+    }
+
+    #[test]
+    fn identifiers_of_waiting_messages_are_not_reused_after_wrapping() {
+        let mut outbox = Outbox::default();
+        let waiting = queued(&mut outbox); // never sent: the window stays closed
+        for _ in 0..u16::MAX {
+            let id = outbox.allocate_id(|_| false);
+            assert_ne!(
+                id, waiting,
+                "identifier of a waiting message given out again"
+            );
+            assert_ne!(id, 0);
+        }
+        let sent: Vec<Packet> = outbox.fill_window(1).collect();
+        assert!(matches!(&sent[..], [Packet::Publish(p)] if p.packet_id == Some(waiting)));
     }
 }
