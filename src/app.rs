@@ -1,6 +1,6 @@
 use crate::components::{ConnectionStatus, DeviceCards, SensorChart};
 use crate::mqtt::{broker_url, BrokerLink, LinkState};
-use crate::state::{Metric, SensorStore};
+use crate::state::{Metric, SensorStore, STATUS_FILTER};
 use leptos::prelude::*;
 use mqtt_proto::{ByteStr, QoS, Subscription};
 use std::time::Duration;
@@ -28,7 +28,9 @@ pub fn App() -> impl IntoView {
     let url = page_broker_url();
     let subscriptions = Metric::ALL
         .iter()
-        .map(|m| Subscription::new(ByteStr::from_static(m.filter()), QoS::AtMostOnce))
+        .map(|m| m.filter())
+        .chain([STATUS_FILTER])
+        .map(|f| Subscription::new(ByteStr::from_static(f), QoS::AtMostOnce))
         .collect();
     let link = BrokerLink::start(url.clone(), subscriptions, link_state, move |publish| {
         let at = js_sys::Date::now();

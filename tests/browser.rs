@@ -25,9 +25,10 @@ async fn open_dashboard(
     Ok((bridge, server, browser))
 }
 
+/// Temperature, moisture and status.
 async fn wait_subscribed(bridge: &TestBridge) -> Result<()> {
-    eventually(WAIT, "the dashboard's two subscriptions", || async {
-        (bridge.router.subscription_count() >= 2).then_some(())
+    eventually(WAIT, "the dashboard's three subscriptions", || async {
+        (bridge.router.subscription_count() >= 3).then_some(())
     })
     .await
 }
@@ -93,6 +94,16 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
         legend.contains("e2e") && legend.contains("23.5 °C"),
         "legend: {legend:?}"
     );
+
+    // The device's retained status, as its Last Will would set it.
+    mosquitto_pub(
+        bridge.tcp,
+        &["-t", "sensors/e2e/status", "-r", "-m", "offline"],
+    )
+    .await?;
+    browser
+        .wait_for_text(r#"[data-presence-of="e2e"]"#, "OFFLINE", WAIT)
+        .await?;
 
     // Restart the bridge on the same ports: the page notices and comes back.
     let (tcp, ws) = (bridge.tcp, bridge.ws);

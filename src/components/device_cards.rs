@@ -3,7 +3,8 @@ use crate::state::{Metric, SensorStore};
 use crate::theme::{css, series_color};
 use leptos::prelude::*;
 
-/// One card per device with its latest readings and their age.
+/// One card per device with its latest readings, their age, and whether the
+/// device is online (from its retained status and Last Will).
 #[component]
 pub fn DeviceCards(store: RwSignal<SensorStore>, clock: RwSignal<f64>) -> impl IntoView {
     let names = move || store.with(|s| s.device_names());
@@ -60,6 +61,19 @@ fn DeviceCard(name: String, store: RwSignal<SensorStore>, clock: RwSignal<f64>) 
             last.map(|t| ago(clock.get() - t)).unwrap_or_default()
         }
     };
+    let presence = {
+        let name = name.clone();
+        move || store.with(|s| s.device(&name).and_then(|d| d.presence))
+    };
+    let presence_class = {
+        let presence = presence.clone();
+        move || match presence() {
+            Some(p) => format!("presence presence-{}", p.label()),
+            None => "presence presence-unknown".to_owned(),
+        }
+    };
+    let presence_label = move || presence().map(|p| p.label()).unwrap_or_default();
+    let presence_of = name.clone();
     let title = name.clone();
     let metric_view = move |metric: Metric| {
         view! {
@@ -77,6 +91,7 @@ fn DeviceCard(name: String, store: RwSignal<SensorStore>, clock: RwSignal<f64>) 
             <header class="device-head">
                 <span class="swatch" style:background-color=color aria-hidden="true"></span>
                 <h2 class="device-name">{title}</h2>
+                <span class=presence_class data-presence-of=presence_of>{presence_label}</span>
                 <span class="device-updated">{updated}</span>
             </header>
             <div class="readings">

@@ -3,5 +3,5 @@
 pub mod sensors;
 pub mod series;
 
-pub use sensors::{Metric, SensorStore};
+pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
 pub use series::TimeSeries;

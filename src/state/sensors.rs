@@ -1,5 +1,6 @@
 //! Readings from devices that follow the topic conventions in ARCHITECTURE.md:
-//! `sensors/<device>/temperature` and `sensors/<device>/moisture`.
+//! `sensors/<device>/temperature`, `sensors/<device>/moisture`, and the retained
+//! `sensors/<device>/status` ("online", or "offline" from the device's Last Will).
 
 use super::series::TimeSeries;
 use std::collections::BTreeMap;
@@ -47,17 +48,52 @@ impl Metric {
     }
 }
 
-/// `(device, metric)` for a conventional sensor topic.
-pub fn parse_topic(topic: &str) -> Option<(&str, Metric)> {
+/// The subscription that brings every device's retained status.
+pub const STATUS_FILTER: &str = "sensors/+/status";
+
+/// Whether a device is connected, as its retained status says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Online,
+    Offline,
+}
+
+impl Presence {
+    pub fn label(self) -> &'static str {
+        match self {
+            Presence::Online => "online",
+            Presence::Offline => "offline",
+        }
+    }
+}
+
+/// A status payload: "online" or "offline" (any case, surrounding space
+/// ignored). An empty payload clears a retained status and says nothing.
+pub fn parse_presence(payload: &[u8]) -> Option<Presence> {
+    let text = std::str::from_utf8(payload).ok()?.trim();
+    if text.eq_ignore_ascii_case("online") {
+        Some(Presence::Online)
+    } else if text.eq_ignore_ascii_case("offline") {
+        Some(Presence::Offline)
+    } else {
+        None
+    }
+}
+
+/// `(device, last level)` of `sensors/<device>/<leaf>`.
+fn device_topic(topic: &str) -> Option<(&str, &str)> {
     let mut levels = topic.split('/');
     let (Some("sensors"), Some(device), Some(leaf), None) =
         (levels.next(), levels.next(), levels.next(), levels.next())
     else {
         return None;
     };
-    if device.is_empty() {
-        return None;
-    }
+    (!device.is_empty()).then_some((device, leaf))
+}
+
+/// `(device, metric)` for a conventional sensor topic.
+pub fn parse_topic(topic: &str) -> Option<(&str, Metric)> {
+    let (device, leaf) = device_topic(topic)?;
     Some((device, Metric::from_topic_leaf(leaf)?))
 }
 
@@ -79,6 +115,8 @@ pub fn parse_reading(payload: &[u8]) -> Option<f64> {
 pub struct DeviceReadings {
     pub temperature: TimeSeries,
     pub moisture: TimeSeries,
+    /// `None` until the device's status is seen.
+    pub presence: Option<Presence>,
 }
 
 impl DeviceReadings {
@@ -86,6 +124,7 @@ impl DeviceReadings {
         DeviceReadings {
             temperature: TimeSeries::new(SERIES_CAPACITY),
             moisture: TimeSeries::new(SERIES_CAPACITY),
+            presence: None,
         }
     }
 
@@ -113,6 +152,11 @@ impl DeviceReadings {
     }
 }
 
+enum Update {
+    Reading(Metric, f64),
+    Presence(Presence),
+}
+
 /// Every device seen, by name, and its bounded readings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SensorStore {
@@ -124,22 +168,33 @@ pub struct SensorStore {
 pub const MAX_DEVICES: usize = 256;
 
 impl SensorStore {
-    /// Records a message if it is a sensor reading; returns whether it was.
+    /// Records a message if it is a sensor reading or a device status;
+    /// returns whether it was.
     pub fn record(&mut self, topic: &str, payload: &[u8], at_ms: f64) -> bool {
-        let Some((device, metric)) = parse_topic(topic) else {
+        let Some((device, leaf)) = device_topic(topic) else {
             return false;
         };
-        let Some(value) = parse_reading(payload) else {
+        let update = if leaf == "status" {
+            parse_presence(payload).map(Update::Presence)
+        } else {
+            Metric::from_topic_leaf(leaf)
+                .zip(parse_reading(payload))
+                .map(|(m, v)| Update::Reading(m, v))
+        };
+        let Some(update) = update else {
             return false;
         };
         if !self.devices.contains_key(device) && self.devices.len() >= MAX_DEVICES {
             return false;
         }
-        self.devices
+        let readings = self
+            .devices
             .entry(device.to_owned())
-            .or_insert_with(DeviceReadings::new)
-            .series_mut(metric)
-            .push(at_ms, value);
+            .or_insert_with(DeviceReadings::new);
+        match update {
+            Update::Reading(metric, value) => readings.series_mut(metric).push(at_ms, value),
+            Update::Presence(p) => readings.presence = Some(p),
+        }
         true
     }
 
@@ -199,13 +254,35 @@ mod tests {
         assert!(store.record("sensors/a/moisture", b"40", 1500.0));
         assert!(store.record("sensors/b/temperature", b"20.5", 2000.0));
         assert!(!store.record("sensors/b/temperature", b"broken", 2500.0));
-        assert!(!store.record("sensors/b/status", b"online", 2500.0));
+        assert!(!store.record("sensors/b/battery", b"87", 2500.0));
         assert_eq!(store.device_names(), ["a", "b"]);
         let b = store.device("b").expect("b seen");
         assert_eq!(b.temperature.latest(), Some((2000.0, 20.5)));
         assert_eq!(b.temperature.len(), 2);
         assert!(b.moisture.is_empty());
         assert_eq!(b.last_update_ms(), Some(2000.0));
+    }
+
+    #[test]
+    fn status_sets_presence_and_names_a_device() {
+        let mut store = SensorStore::default();
+        assert!(store.record("sensors/pump-3/status", b"offline", 0.0));
+        assert_eq!(store.device_names(), ["pump-3"]);
+        let d = store.device("pump-3").expect("seen");
+        assert_eq!(d.presence, Some(Presence::Offline));
+        assert!(d.temperature.is_empty());
+        assert!(store.record("sensors/pump-3/status", b" Online\n", 1.0));
+        assert_eq!(
+            store.device("pump-3").and_then(|d| d.presence),
+            Some(Presence::Online)
+        );
+        // A cleared retained status (empty payload) and unknown words change nothing.
+        assert!(!store.record("sensors/pump-3/status", b"", 2.0));
+        assert!(!store.record("sensors/pump-3/status", b"sleeping", 3.0));
+        assert_eq!(
+            store.device("pump-3").and_then(|d| d.presence),
+            Some(Presence::Online)
+        );
     }
 
     #[test]
