@@ -13,7 +13,9 @@
 //! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
 //!
 //! Shutdown is explicit: [`Bridge::run`] cancels one token that every accept
-//! loop, session and device watches, then waits until all of them have finished.
+//! loop, session and device watches, then waits until all of them have
+//! finished, or [`SHUTDOWN_GRACE`] has passed (a session stuck writing to a
+//! client that stopped reading must not hold the process).
 
 pub mod connection;
 pub mod demo;
@@ -34,6 +36,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for connections to close before giving up on them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -124,6 +129,14 @@ impl Bridge {
         }
         shutdown.cancelled().await;
         tasks.close();
-        tasks.wait().await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                stuck = tasks.len(),
+                "connections still busy after {SHUTDOWN_GRACE:?} (a client not reading?); stopping without them"
+            );
+        }
     }
 }

@@ -360,3 +360,36 @@ async fn a_retained_will_is_kept() {
     assert_eq!(got, expected);
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_bridge_even_with_a_client_that_stopped_reading() {
+    let bridge = RunningBridge::start(&[]).await;
+    // A subscriber that never reads: its socket buffers fill and the bridge's
+    // write to it blocks.
+    let mut stuck = RawClient::tcp(bridge.tcp).await;
+    stuck.handshake("stuck").await;
+    stuck.subscribe(1, "flood").await;
+    let mut publisher = RawClient::tcp(bridge.tcp).await;
+    publisher.handshake("publisher").await;
+    // 64 KiB payloads, 2-byte remaining-length header: 0x30, then 3 length bytes.
+    let payload = vec![0x5a; 64 * 1024];
+    let body_len = 2 + 5 + payload.len();
+    let mut frame = vec![
+        0x30,
+        (body_len % 128) as u8 | 0x80,
+        ((body_len / 128) % 128) as u8 | 0x80,
+        (body_len / 16384) as u8,
+    ];
+    frame.extend_from_slice(&[0x00, 0x05]);
+    frame.extend_from_slice(b"flood");
+    frame.extend_from_slice(&payload);
+    for _ in 0..300 {
+        publisher.send(&frame).await;
+    }
+    sync(&mut publisher).await;
+    assert!(
+        bridge.terminate(Duration::from_secs(10)).await,
+        "the bridge exits on SIGTERM within its shutdown grace"
+    );
+    drop(stuck);
+}

@@ -47,6 +47,18 @@ impl RunningBridge {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit;
+    /// returns whether it did (it is killed either way).
+    pub async fn terminate(mut self, within: Duration) -> bool {
+        let pid = self.child.id().expect("running");
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let exited = timeout(within, self.child.wait()).await.is_ok();
+        let _ = self.child.kill().await;
+        exited
+    }
 }
 
 /// Reads `tcp=ADDR ws=ADDR` from the bridge's first stdout line.
