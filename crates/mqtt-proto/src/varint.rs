@@ -27,6 +27,18 @@ pub fn read(buf: &[u8]) -> Result<Option<(usize, usize)>, Error> {
     Ok(None)
 }
 
+/// `value` if a variable byte integer can express it, or the error an
+/// encoder reports for a length that large.
+pub fn checked(value: usize) -> Result<usize, Error> {
+    if value > MAX {
+        return Err(Error::PacketTooLarge {
+            size: value,
+            max: MAX,
+        });
+    }
+    Ok(value)
+}
+
 /// How many bytes [`write`] uses for `value`.
 pub fn len(value: usize) -> usize {
     match value {
@@ -38,19 +50,10 @@ pub fn len(value: usize) -> usize {
 }
 
 /// Writes `value`, which must not exceed [`MAX`].
-pub fn write(mut value: usize, buf: &mut impl BufMut) {
-    debug_assert!(value <= MAX);
-    loop {
-        let mut byte = (value % 128) as u8;
-        value /= 128;
-        if value > 0 {
-            byte |= 0x80;
-        }
-        buf.put_u8(byte);
-        if value == 0 {
-            break;
-        }
-    }
+pub fn write(value: usize, buf: &mut impl BufMut) {
+    let mut bytes = [0u8; 4];
+    let n = write_into(value, &mut bytes);
+    buf.put_slice(&bytes[..n]);
 }
 
 /// Writes `value` (at most [`MAX`]) into the start of `out`, which has room

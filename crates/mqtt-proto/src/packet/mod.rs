@@ -215,13 +215,7 @@ impl Packet {
             Packet::PingReq | Packet::PingResp => 0,
             Packet::Disconnect(p) | Packet::Auth(p) => p.body_len(v)?,
         };
-        if body_len > varint::MAX {
-            return Err(Error::PacketTooLarge {
-                size: body_len,
-                max: varint::MAX,
-            });
-        }
-        Ok(body_len)
+        varint::checked(body_len)
     }
 
     /// Bytes [`Packet::write`] produces for `version`, computed without encoding.

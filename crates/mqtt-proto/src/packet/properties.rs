@@ -356,13 +356,7 @@ impl Properties {
 
     /// Bytes on the wire: the length prefix and the list.
     pub(crate) fn encoded_len(&self) -> Result<usize, Error> {
-        let n = self.content_len()?;
-        if n > varint::MAX {
-            return Err(Error::PacketTooLarge {
-                size: n,
-                max: varint::MAX,
-            });
-        }
+        let n = varint::checked(self.content_len()?)?;
         Ok(varint::len(n) + n)
     }
 

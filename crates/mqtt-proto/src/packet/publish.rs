@@ -61,13 +61,7 @@ impl Publish {
         buf: &mut bytes::BytesMut,
         version: ProtocolVersion,
     ) -> Result<(), Error> {
-        let body_len = self.body_len(version)?;
-        if body_len > crate::varint::MAX {
-            return Err(Error::PacketTooLarge {
-                size: body_len,
-                max: crate::varint::MAX,
-            });
-        }
+        let body_len = crate::varint::checked(self.body_len(version)?)?;
         let mut header = [0u8; 5];
         header[0] = 0x30 | self.header_flags();
         let header_len = 1 + crate::varint::write_into(body_len, &mut header[1..]);
