@@ -31,12 +31,8 @@ fn DeviceCard(name: String, store: RwSignal<SensorStore>, clock: RwSignal<f64>) 
     let index = {
         let name = name.clone();
         move || {
-            store.with(|s| {
-                s.device_names()
-                    .iter()
-                    .position(|n| *n == name)
-                    .unwrap_or(0)
-            })
+            // Runs on every message: find the position without collecting names.
+            store.with(|s| s.devices().position(|(n, _)| n == name).unwrap_or(0))
         }
     };
     let color = Memo::new(move |_| css(series_color(index())));
