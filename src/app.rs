@@ -35,7 +35,7 @@ pub fn App() -> impl IntoView {
     let link = BrokerLink::start(url.clone(), subscriptions, link_state, move |publish| {
         let at = js_sys::Date::now();
         store.update(|s| {
-            s.record(&publish.topic, &publish.payload, at);
+            s.record(publish.topic(), publish.payload(), at);
         });
     });
     // The link lives as long as the app.

@@ -21,7 +21,7 @@ pub fn decode_repeatedly(frame: &[u8], iterations: u32, v5: bool) -> u32 {
     for _ in 0..iterations {
         let mut buf = BytesMut::from(frame);
         if let Ok(Some(Packet::Publish(p))) = framing::decode(&mut buf, usize::MAX, version(v5)) {
-            seen = seen.wrapping_add(p.payload.len() as u32);
+            seen = seen.wrapping_add(p.payload().len() as u32);
         }
     }
     seen

@@ -7,10 +7,11 @@ use mqtt_proto::{
     Subscribe, Subscription,
 };
 
-/// A named frame and the protocol version it is in.
+/// A named packet, as built by a program and as the frame it encodes to.
 pub struct Case {
     pub name: &'static str,
     pub version: ProtocolVersion,
+    pub built: Packet,
     pub frame: Bytes,
 }
 
@@ -64,6 +65,7 @@ fn case(name: &'static str, version: ProtocolVersion, packet: Packet) -> Case {
         name,
         version,
         frame: packet.to_bytes(version).expect("benchmark packets encode"),
+        built: packet,
     }
 }
 

@@ -5,8 +5,7 @@
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
-    ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, Properties,
-    Publish, QoS,
+    ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, Properties, Publish, QoS,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -95,20 +94,17 @@ impl Sensor {
     }
 }
 
-fn topic(device: &str, leaf: &str) -> ByteStr {
-    ByteStr::from(format!("sensors/{device}/{leaf}"))
+fn topic(device: &str, leaf: &str) -> String {
+    format!("sensors/{device}/{leaf}")
 }
 
 fn reading(device: &str, leaf: &str, value: f64) -> Publish {
-    Publish::new(topic(device, leaf), Bytes::from(format!("{value:.1}")))
+    Publish::new(&topic(device, leaf), format!("{value:.1}"))
 }
 
 fn status(device: &str, online: bool) -> Publish {
     let payload = if online { "online" } else { "offline" };
-    let mut p = Publish::new(
-        topic(device, "status"),
-        Bytes::from_static(payload.as_bytes()),
-    );
+    let mut p = Publish::new(&topic(device, "status"), payload);
     p.retain = true;
     p
 }
@@ -162,7 +158,7 @@ async fn connect_and_publish(
     let mut config = ClientConfig::new(format!("demo-{}", device.name));
     config.keep_alive_secs = 30;
     config.will = Some(LastWill {
-        topic: topic(device.name, "status"),
+        topic: topic(device.name, "status").into(),
         payload: Bytes::from_static(b"offline"),
         qos: QoS::AtMostOnce,
         retain: true,

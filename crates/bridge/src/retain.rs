@@ -2,7 +2,7 @@
 //! subscription that matches it (MQTT 3.1.1 section 3.3.1.3).
 
 use mqtt_proto::topic::filter_matches;
-use mqtt_proto::{ByteStr, Publish};
+use mqtt_proto::Publish;
 use std::collections::HashMap;
 
 /// What [`RetainStore::set`] did.
@@ -20,7 +20,7 @@ pub enum RetainOutcome {
 /// Bounded by topic count.
 #[derive(Debug)]
 pub struct RetainStore {
-    by_topic: HashMap<ByteStr, Publish>,
+    by_topic: HashMap<Box<str>, Publish>,
     max_topics: usize,
 }
 
@@ -43,22 +43,23 @@ impl RetainStore {
     /// Keeps `publish` as its topic's retained message (its retain flag is
     /// assumed set), or clears the topic when the payload is empty.
     pub fn set(&mut self, publish: &Publish) -> RetainOutcome {
-        if publish.payload.is_empty() {
-            self.by_topic.remove(&publish.topic);
+        if publish.payload().is_empty() {
+            self.by_topic.remove(publish.topic());
             return RetainOutcome::Cleared;
         }
-        let mut kept = publish.clone();
+        // A decoded PUBLISH shares its connection's receive buffer.
+        let mut kept = publish.detached();
         kept.dup = false;
         kept.packet_id = None;
         let full = self.by_topic.len() >= self.max_topics;
-        match self.by_topic.get_mut(&publish.topic) {
+        match self.by_topic.get_mut(publish.topic()) {
             Some(slot) => {
                 *slot = kept;
                 RetainOutcome::Replaced
             }
             None if full => RetainOutcome::Refused,
             None => {
-                self.by_topic.insert(publish.topic.clone(), kept);
+                self.by_topic.insert(publish.topic().into(), kept);
                 RetainOutcome::Stored
             }
         }
@@ -73,7 +74,7 @@ impl RetainStore {
             .filter(|(topic, _)| filter_matches(filter, topic))
             .map(|(_, p)| p.clone())
             .collect();
-        found.sort_by(|a, b| a.topic.cmp(&b.topic));
+        found.sort_by(|a, b| a.topic().cmp(b.topic()));
         found
     }
 }
@@ -101,7 +102,7 @@ mod tests {
         let got: Vec<_> = store
             .matching("s/+/t")
             .into_iter()
-            .map(|p| (p.topic.to_string(), p.payload))
+            .map(|p| (p.topic().to_string(), p.payload_bytes()))
             .collect();
         assert_eq!(
             got,

@@ -153,10 +153,13 @@ impl Router {
         let mut state = self.lock();
         if publish.retain && state.retained.set(publish) == RetainOutcome::Refused {
             self.stats.retained_refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(topic = %publish.topic, "retained message store full; not kept");
+            tracing::warn!(
+                topic = publish.topic(),
+                "retained message store full; not kept"
+            );
         }
         let mut targets: HashMap<SessionKey, QoS> = HashMap::new();
-        state.trie.for_each_match(&publish.topic, |key, qos| {
+        state.trie.for_each_match(publish.topic(), |key, qos| {
             let best = targets.entry(key).or_insert(qos);
             *best = (*best).max(qos);
         });
@@ -164,16 +167,12 @@ impl Router {
             let Some(entry) = state.sessions.get(&key) else {
                 continue;
             };
-            let delivery = Publish {
-                dup: false,
-                qos: publish.qos.min(granted),
-                // Live deliveries carry retain 0 (MQTT-3.3.1-9).
-                retain: false,
-                topic: publish.topic.clone(),
-                packet_id: None,
-                properties: publish.properties.clone(),
-                payload: publish.payload.clone(),
-            };
+            let mut delivery = publish.clone();
+            delivery.dup = false;
+            delivery.qos = publish.qos.min(granted);
+            // Live deliveries carry retain 0 (MQTT-3.3.1-9).
+            delivery.retain = false;
+            delivery.packet_id = None;
             let counter = match entry.outbound.try_send(delivery) {
                 Ok(()) => &self.stats.publishes_delivered,
                 Err(_) => &self.stats.publishes_dropped,

@@ -276,7 +276,7 @@ impl Session {
             self.filters.iter().map(String::as_str),
         );
         if let Some(will) = will {
-            let mut publish = Publish::new(will.topic, will.payload);
+            let mut publish = Publish::new(&will.topic, will.payload);
             publish.qos = will.qos;
             publish.retain = will.retain;
             publish.properties = will.properties;

@@ -33,12 +33,12 @@ async fn demo_devices_publish_temperature_and_moisture_every_second() {
         .await
     {
         let Packet::Publish(p) = packet else { continue };
-        let parts: Vec<&str> = p.topic.split('/').collect();
+        let parts: Vec<&str> = p.topic().split('/').collect();
         let metric = parts[2];
         if metric == "status" {
             continue;
         }
-        let value: f64 = std::str::from_utf8(&p.payload)
+        let value: f64 = std::str::from_utf8(p.payload())
             .expect("utf-8")
             .parse()
             .expect("decimal reading");
@@ -48,7 +48,7 @@ async fn demo_devices_publish_temperature_and_moisture_every_second() {
             other => panic!("unexpected topic leaf {other}"),
         }
         seen.insert(parts[1].to_string());
-        *per_topic.entry(p.topic.to_string()).or_default() += 1;
+        *per_topic.entry(p.topic().to_string()).or_default() += 1;
     }
     assert_eq!(seen.len(), 3, "three devices: {seen:?}");
     assert_eq!(per_topic.len(), 6, "two metrics each: {per_topic:?}");

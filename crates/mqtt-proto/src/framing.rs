@@ -1,6 +1,7 @@
 //! Finding whole packets in a byte stream.
 
-use crate::{varint, Error, Packet, ProtocolVersion};
+use crate::packet::publish;
+use crate::{varint, Error, Packet, PacketType, ProtocolVersion};
 use bytes::{Buf, BytesMut};
 
 /// Where the next packet in a buffer begins and ends.
@@ -63,6 +64,12 @@ pub fn decode(
     let Some(frame) = check(buf, max_packet_size)? else {
         return Ok(None);
     };
+    if frame.first_byte >> 4 == PacketType::Publish as u8 {
+        // The busiest packet keeps its whole frame: see `Publish`.
+        let bytes = buf.split_to(frame.len()).freeze();
+        return publish::read_frame(bytes, frame.header_len, version)
+            .map(|p| Some(Packet::Publish(p)));
+    }
     buf.advance(frame.header_len);
     let body = buf.split_to(frame.body_len).freeze();
     Packet::read(frame.first_byte, body, version).map(Some)

@@ -229,15 +229,13 @@ fn publish(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
         binary(),
     )
         .prop_map(|(qos, dup, retain, topic, id, properties, payload)| {
-            Packet::Publish(Publish {
-                dup: dup && qos != QoS::AtMostOnce,
-                qos,
-                retain,
-                topic,
-                packet_id: (qos != QoS::AtMostOnce).then_some(id),
-                properties,
-                payload,
-            })
+            let mut publish = Publish::new(&topic, payload);
+            publish.dup = dup && qos != QoS::AtMostOnce;
+            publish.qos = qos;
+            publish.retain = retain;
+            publish.packet_id = (qos != QoS::AtMostOnce).then_some(id);
+            publish.properties = properties;
+            Packet::Publish(publish)
         })
 }
 
@@ -377,9 +375,24 @@ fn round_trip(packet: &Packet, version: ProtocolVersion) -> Result<(), TestCaseE
     prop_assert_eq!(packet.encoded_len(version), Ok(bytes.len()));
     let mut decoder = StreamDecoder::new(1 << 20, version);
     decoder.feed(&bytes);
-    prop_assert_eq!(decoder.next_packet(), Ok(Some(packet.clone())));
+    let decoded = decoder.next_packet();
+    prop_assert_eq!(&decoded, &Ok(Some(packet.clone())));
     prop_assert_eq!(decoder.buffered(), 0);
+    // A decoded packet writes the same bytes as the one it came from (a
+    // PUBLISH does so by reusing its received frame).
+    if let Ok(Some(decoded)) = decoded {
+        prop_assert_eq!(decoded.to_bytes(version).ok(), Some(bytes));
+    }
     Ok(())
+}
+
+/// What a broker does to a PUBLISH it forwards: new flags and packet id.
+fn reflag(mut p: Publish, qos: QoS, dup: bool, retain: bool, id: u16) -> Publish {
+    p.qos = qos;
+    p.dup = dup && qos != QoS::AtMostOnce;
+    p.retain = retain;
+    p.packet_id = (qos != QoS::AtMostOnce).then_some(id);
+    p
 }
 
 proptest! {
@@ -393,6 +406,44 @@ proptest! {
     #[test]
     fn every_packet_round_trips_in_5(p in any_packet(V5)) {
         round_trip(&p, V5)?;
+    }
+
+    #[test]
+    fn a_forwarded_publish_writes_as_a_new_one_would(
+        original in publish(V5),
+        v5 in any::<bool>(),
+        (qos, dup, retain, id) in (qos(), any::<bool>(), any::<bool>(), packet_id()),
+    ) {
+        let version = if v5 { V5 } else { V3 };
+        let Packet::Publish(mut original) = original else { unreachable!() };
+        if !v5 {
+            original.properties = Properties::new();
+        }
+        let mut decoder = StreamDecoder::new(1 << 20, version);
+        decoder.feed(&Packet::Publish(original.clone()).to_bytes(version).expect("encodes"));
+        let Ok(Some(Packet::Publish(received))) = decoder.next_packet() else {
+            return Err(TestCaseError::fail("did not decode"));
+        };
+        let rebuilt = {
+            let mut p = Publish::new(original.topic(), original.payload());
+            p.properties = original.properties.clone();
+            p
+        };
+        // Also with the properties dropped, as for a 3.1.1 subscriber.
+        for strip in [false, true] {
+            let mut forwarded = reflag(received.clone(), qos, dup, retain, id);
+            let mut expected = reflag(rebuilt.clone(), qos, dup, retain, id);
+            if strip {
+                forwarded.properties = Properties::new();
+                expected.properties = Properties::new();
+            }
+            for out in [V3, V5] {
+                prop_assert_eq!(
+                    Packet::Publish(forwarded.clone()).to_bytes(out).ok(),
+                    Packet::Publish(expected.clone()).to_bytes(out).ok()
+                );
+            }
+        }
     }
 
     #[test]

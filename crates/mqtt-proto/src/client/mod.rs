@@ -412,7 +412,7 @@ impl ClientSession {
     /// are sent as the server's Receive Maximum allows, kept until acknowledged
     /// ([`Event::Published`]) and resent after a reconnect.
     pub fn publish(&mut self, mut publish: Publish, now: Instant) -> Result<Option<u16>, Error> {
-        topic::validate_topic_name(&publish.topic)?;
+        topic::validate_topic_name(publish.topic())?;
         publish.dup = false;
         // Refuse now what the server could never accept, rather than at resend time.
         let size = Packet::Publish(publish.clone()).encoded_len(self.config.protocol)?;
@@ -547,13 +547,14 @@ impl ClientSession {
             if alias > self.config.topic_alias_maximum {
                 return self.fail(Error::TopicAliasInvalid(alias), now);
             }
-            if publish.topic.is_empty() {
+            if publish.topic().is_empty() {
                 match self.incoming_aliases.get(&alias) {
-                    Some(topic) => publish.topic = topic.clone(),
+                    Some(topic) => publish.set_topic(topic),
                     None => return self.fail(Error::TopicAliasInvalid(alias), now),
                 }
             } else {
-                self.incoming_aliases.insert(alias, publish.topic.clone());
+                self.incoming_aliases
+                    .insert(alias, ByteStr::from(publish.topic()));
             }
         }
         match (publish.qos, publish.packet_id) {

@@ -343,7 +343,7 @@ fn v5_topic_aliases_resolve() {
     let topics: Vec<String> = events(&mut s)
         .into_iter()
         .filter_map(|e| match e {
-            Event::Message(p) => Some(p.topic.to_string()),
+            Event::Message(p) => Some(p.topic().to_string()),
             _ => None,
         })
         .collect();

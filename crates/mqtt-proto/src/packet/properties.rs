@@ -3,7 +3,7 @@
 
 use super::wire::{field_len, put_field, Reader};
 use crate::{topic, varint, ByteStr, Error, PacketType};
-use alloc::vec::Vec;
+use alloc::{boxed::Box, vec::Vec};
 use bytes::{BufMut, Bytes};
 
 /// Where a property list sits; the Will has a list of its own inside CONNECT.
@@ -281,21 +281,24 @@ impl Property {
 }
 
 /// A packet's properties in the order they were decoded or added. Empty costs
-/// nothing: no allocation, one byte on the wire.
+/// nothing: no allocation, one byte on the wire. A boxed slice rather than a
+/// `Vec` keeps every packet 8 bytes smaller, and packets are moved often.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Properties(Vec<Property>);
+pub struct Properties(Box<[Property]>);
 
 impl Properties {
-    pub const fn new() -> Self {
-        Properties(Vec::new())
+    pub fn new() -> Self {
+        Properties(Box::default())
     }
 
     pub fn push(&mut self, property: Property) {
-        self.0.push(property);
+        let mut list = core::mem::take(&mut self.0).into_vec();
+        list.push(property);
+        self.0 = list.into_boxed_slice();
     }
 
     pub fn with(mut self, property: Property) -> Self {
-        self.0.push(property);
+        self.push(property);
         self
     }
 
@@ -346,7 +349,7 @@ impl Properties {
             seen |= bit;
             out.push(p);
         }
-        Ok(Properties(out))
+        Ok(Properties(out.into_boxed_slice()))
     }
 
     /// Bytes of the list itself, without its length prefix.
@@ -364,7 +367,7 @@ impl Properties {
         // encoded_len ran first (Packet::write sizes before writing).
         let n = self.content_len().unwrap_or(0);
         varint::write(n, buf);
-        for p in &self.0 {
+        for p in self.0.iter() {
             p.write(buf);
         }
     }

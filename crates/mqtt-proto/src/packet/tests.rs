@@ -172,18 +172,12 @@ fn publish_qos1_dup_retain() {
         0x00, 0x0A,                             // packet id 10
         b'h', b'i',
     ];
-    both_ways(
-        &bytes,
-        Packet::Publish(Publish {
-            dup: true,
-            qos: QoS::AtLeastOnce,
-            retain: true,
-            topic: ByteStr::from("a/b"),
-            packet_id: Some(10),
-            properties: Properties::new(),
-            payload: Bytes::from_static(b"hi"),
-        }),
-    );
+    let mut publish = Publish::new("a/b", b"hi");
+    publish.dup = true;
+    publish.qos = QoS::AtLeastOnce;
+    publish.retain = true;
+    publish.packet_id = Some(10);
+    both_ways(&bytes, Packet::Publish(publish));
 }
 
 #[test]
@@ -338,9 +332,9 @@ fn payload_shares_the_input_buffer() {
     let Packet::Publish(p) = Packet::read(0x30, input.clone(), V3).expect("valid") else {
         panic!("not a publish");
     };
-    assert_eq!(p.payload.as_ptr(), input[3..].as_ptr());
-    assert_eq!(p.topic.as_bytes().as_ptr(), input[2..].as_ptr());
-    let _: Vec<u8> = p.payload.to_vec();
+    assert_eq!(p.payload().as_ptr(), input[3..].as_ptr());
+    assert_eq!(p.topic().as_ptr(), input[2..].as_ptr());
+    assert_eq!(p.payload_bytes().as_ptr(), input[3..].as_ptr());
 }
 
 // ---- MQTT 5.0 ----
@@ -473,7 +467,7 @@ fn publish_v5_topic_alias() {
         panic!("valid PUBLISH")
     };
     assert_eq!(p.topic_alias(), Some(1));
-    assert!(p.topic.is_empty());
+    assert!(p.topic().is_empty());
     // Empty topic without an alias is a protocol error; alias 0 is invalid.
     assert_eq!(
         decode_as(&[0x30, 0x04, 0, 0, 0, b'x'], V5),
@@ -695,4 +689,45 @@ fn error_codes_fit_the_packet_that_carries_them() {
             e.connack_code()
         );
     }
+}
+
+#[test]
+fn a_publish_kept_for_long_owns_its_bytes() {
+    let mut received =
+        BytesMut::from(&[0x32, 0x08, 0, 3, b'a', b'/', b'b', 0, 5, b'x', 0xC0, 0][..]);
+    let Ok(Some(Packet::Publish(p))) = crate::framing::decode(&mut received, 64, V3) else {
+        panic!("valid PUBLISH")
+    };
+    let kept = p.detached();
+    assert_eq!(kept, p);
+    assert_ne!(kept.payload().as_ptr(), p.payload().as_ptr());
+    assert_eq!(
+        Packet::Publish(kept).to_bytes(V3),
+        Packet::Publish(p).to_bytes(V3)
+    );
+}
+
+#[test]
+fn set_topic_keeps_everything_else() {
+    let bytes = [
+        0x3B, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x0A, b'h', b'i',
+    ];
+    let Ok(Some(Packet::Publish(mut p))) =
+        crate::framing::decode(&mut BytesMut::from(&bytes[..]), 64, V3)
+    else {
+        panic!("valid PUBLISH")
+    };
+    p.set_topic("longer/topic");
+    assert_eq!((p.topic(), p.payload()), ("longer/topic", &b"hi"[..]));
+    assert_eq!(
+        (p.dup, p.qos, p.retain, p.packet_id),
+        (true, QoS::AtLeastOnce, true, Some(10))
+    );
+    let mut expected = vec![0x3B, 0x12, 0x00, 0x0C];
+    expected.extend_from_slice(b"longer/topic");
+    expected.extend_from_slice(&[0x00, 0x0A, b'h', b'i']);
+    assert_eq!(
+        Packet::Publish(p).to_bytes(V3).expect("encodes")[..],
+        expected[..]
+    );
 }
