@@ -1,37 +1,93 @@
 use crate::Error;
 use alloc::string::String;
 use bytes::Bytes;
+use core::cmp::Ordering;
+use core::hash::{Hash, Hasher};
 use core::{fmt, ops::Deref};
 
-/// A UTF-8 string that shares the buffer it was decoded from.
+/// Strings up to this many bytes are kept inline, copied: for a client id or
+/// a topic filter that is cheaper than sharing the receive buffer, which costs
+/// two atomic operations per string (a quarter of decoding a SUBSCRIBE).
+const INLINE: usize = 22;
+
+/// A UTF-8 string checked for the MQTT string rules (valid UTF-8, no U+0000)
+/// once, when it is made.
 ///
 /// Decoding a PUBLISH of a megabyte should not copy its topic or payload, so
-/// strings are slices of the received [`Bytes`], checked once for the MQTT
-/// string rules (valid UTF-8, no U+0000) when they are decoded.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct ByteStr(Bytes);
+/// a long string is a slice of the received [`Bytes`]; a short one is copied
+/// into the value itself.
+#[derive(Clone)]
+pub struct ByteStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Bytes),
+}
 
 impl ByteStr {
     /// Validates `bytes` as an MQTT UTF-8 string (spec 1.5.3).
     pub fn from_utf8(bytes: Bytes) -> Result<Self, Error> {
-        let s = core::str::from_utf8(&bytes).map_err(|_| Error::InvalidUtf8)?;
-        if s.contains('\0') {
-            return Err(Error::NullCharacter);
-        }
-        Ok(ByteStr(bytes))
+        check(&bytes)?;
+        Ok(match inline(&bytes) {
+            Some(short) => short,
+            None => ByteStr(Repr::Shared(bytes)),
+        })
+    }
+
+    /// Validates `bytes` in place: `Some` copy of them if they are short,
+    /// `None` if the caller should share them with [`ByteStr::shared_checked`].
+    pub(crate) fn check_and_inline(bytes: &[u8]) -> Result<Option<Self>, Error> {
+        check(bytes)?;
+        Ok(inline(bytes))
+    }
+
+    /// `bytes` that [`ByteStr::check_and_inline`] accepted.
+    pub(crate) fn shared_checked(bytes: Bytes) -> Self {
+        ByteStr(Repr::Shared(bytes))
     }
 
     pub const fn from_static(s: &'static str) -> Self {
-        ByteStr(Bytes::from_static(s.as_bytes()))
+        ByteStr(Repr::Shared(Bytes::from_static(s.as_bytes())))
     }
 
     pub fn as_str(&self) -> &str {
         // Every constructor checked UTF-8.
-        unsafe { core::str::from_utf8_unchecked(&self.0) }
+        unsafe { core::str::from_utf8_unchecked(self.as_bytes()) }
     }
 
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Shared(b) => b,
+        }
+    }
+}
+
+fn check(bytes: &[u8]) -> Result<(), Error> {
+    core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
+    if bytes.contains(&0) {
+        return Err(Error::NullCharacter);
+    }
+    Ok(())
+}
+
+/// `bytes` (already checked) copied inline, if they fit.
+fn inline(bytes: &[u8]) -> Option<ByteStr> {
+    if bytes.len() > INLINE {
+        return None;
+    }
+    let mut inline = [0u8; INLINE];
+    inline[..bytes.len()].copy_from_slice(bytes);
+    Some(ByteStr(Repr::Inline {
+        len: bytes.len() as u8,
+        bytes: inline,
+    }))
+}
+
+impl Default for ByteStr {
+    fn default() -> Self {
+        ByteStr::from_static("")
     }
 }
 
@@ -42,15 +98,48 @@ impl Deref for ByteStr {
     }
 }
 
+impl AsRef<str> for ByteStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl From<&str> for ByteStr {
     fn from(s: &str) -> Self {
-        ByteStr(Bytes::copy_from_slice(s.as_bytes()))
+        inline(s.as_bytes())
+            .unwrap_or_else(|| ByteStr(Repr::Shared(Bytes::copy_from_slice(s.as_bytes()))))
     }
 }
 
 impl From<String> for ByteStr {
     fn from(s: String) -> Self {
-        ByteStr(Bytes::from(s))
+        inline(s.as_bytes()).unwrap_or_else(|| ByteStr(Repr::Shared(Bytes::from(s))))
+    }
+}
+
+impl PartialEq for ByteStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for ByteStr {}
+
+impl PartialOrd for ByteStr {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByteStr {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl Hash for ByteStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
     }
 }
 
@@ -75,5 +164,33 @@ impl PartialEq<str> for ByteStr {
 impl PartialEq<&str> for ByteStr {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_strings_are_copied_long_ones_shared() {
+        let long = Bytes::from_static(b"sensors/greenhouse-1/temperature");
+        let shared = ByteStr::from_utf8(long.clone()).expect("valid");
+        assert_eq!(shared.as_bytes().as_ptr(), long.as_ptr());
+        let short = ByteStr::from_utf8(long.slice(..7)).expect("valid");
+        assert_ne!(short.as_bytes().as_ptr(), long.as_ptr());
+        assert_eq!(short, "sensors");
+        // Equality, order and hashing see contents, not representation.
+        assert_eq!(ByteStr::from("abc"), ByteStr::from_static("abc"));
+        assert!(ByteStr::from("abd")
+            .cmp(&ByteStr::from_static("abc"))
+            .is_gt());
+        assert_eq!(
+            ByteStr::from_utf8(Bytes::from_static(b"a\0")),
+            Err(Error::NullCharacter)
+        );
+        assert_eq!(
+            ByteStr::from_utf8(Bytes::from_static(b"\xff")),
+            Err(Error::InvalidUtf8)
+        );
     }
 }

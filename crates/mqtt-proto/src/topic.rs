@@ -66,7 +66,10 @@ pub fn parse_shared(filter: &str) -> Option<(&str, &str)> {
 /// Checks a topic filter: `+` fills a whole level, `#` fills the whole last
 /// level; a shared subscription's group is one level free of wildcards.
 pub fn validate_topic_filter(filter: &str) -> Result<(), Error> {
-    if filter.starts_with("$share/") || filter == "$share" {
+    // Only a filter starting with '$' can be shared; test one byte first.
+    if filter.as_bytes().first() == Some(&b'$')
+        && (filter.starts_with("$share/") || filter == "$share")
+    {
         let (group, inner) = parse_shared(filter).ok_or(Error::InvalidSharedSubscription)?;
         if group.is_empty() || group.contains(['+', '#']) || inner.is_empty() {
             return Err(Error::InvalidSharedSubscription);
@@ -80,19 +83,23 @@ fn validate_plain_filter(filter: &str) -> Result<(), Error> {
     if filter.is_empty() {
         return Err(Error::EmptyTopic);
     }
-    if filter.contains('\0') {
+    let bytes = filter.as_bytes();
+    if bytes.contains(&0) {
         return Err(Error::NullCharacter);
     }
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        let is_last = levels.peek().is_none();
-        let ok = match level {
-            "+" => true,
-            "#" => is_last,
-            other => !other.contains(['+', '#']),
-        };
-        if !ok {
-            return Err(Error::InvalidWildcard);
+    // One pass over the bytes (this runs for every filter of every
+    // SUBSCRIBE): a wildcard must fill its level, and '#' must be last.
+    let mut level_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'/' => level_start = i + 1,
+            b'+' | b'#' => {
+                let level_end = i + 1 == bytes.len() || bytes[i + 1] == b'/';
+                if i != level_start || !level_end || (b == b'#' && i + 1 != bytes.len()) {
+                    return Err(Error::InvalidWildcard);
+                }
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -50,27 +50,29 @@ pub fn len(value: usize) -> usize {
 }
 
 /// Writes `value`, which must not exceed [`MAX`].
-pub fn write(value: usize, buf: &mut impl BufMut) {
-    let mut bytes = [0u8; 4];
-    let n = write_into(value, &mut bytes);
-    buf.put_slice(&bytes[..n]);
+pub fn write(mut value: usize, buf: &mut impl BufMut) {
+    debug_assert!(value <= MAX);
+    // Byte by byte: a copy of one to four bytes would be a `memcpy` call.
+    while value >= 128 {
+        buf.put_u8((value % 128) as u8 | 0x80);
+        value /= 128;
+    }
+    buf.put_u8(value as u8);
 }
 
-/// Writes `value` (at most [`MAX`]) into the start of `out`, which has room
-/// for four bytes; returns the bytes used.
-pub fn write_into(mut value: usize, out: &mut [u8]) -> usize {
+/// `value` (at most [`MAX`]) encoded, as the bytes of a little-endian word,
+/// and how many of them it takes: for writers that assemble a header in a
+/// register rather than byte by byte in memory.
+pub fn encode_word(mut value: usize) -> (u32, usize) {
     debug_assert!(value <= MAX);
-    let mut i = 0;
+    let (mut word, mut n) = (0u32, 0);
     loop {
-        let mut byte = (value % 128) as u8;
+        let more = value >= 128;
+        word |= ((value % 128) as u32 | if more { 0x80 } else { 0 }) << (8 * n);
+        n += 1;
         value /= 128;
-        if value > 0 {
-            byte |= 0x80;
-        }
-        out[i] = byte;
-        i += 1;
-        if value == 0 {
-            return i;
+        if !more {
+            return (word, n);
         }
     }
 }
@@ -99,9 +101,8 @@ mod tests {
             let mut out = Vec::new();
             write(value, &mut out);
             assert_eq!(out, bytes, "{value}");
-            let mut arr = [0u8; 4];
-            let n = write_into(value, &mut arr);
-            assert_eq!(&arr[..n], bytes, "{value}");
+            let (word, n) = encode_word(value);
+            assert_eq!(&word.to_le_bytes()[..n], bytes, "{value}");
             assert_eq!(len(value), bytes.len());
         }
     }

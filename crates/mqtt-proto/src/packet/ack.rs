@@ -6,7 +6,7 @@ use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
 use super::wire::Reader;
 use crate::{Error, PacketType, ProtocolVersion};
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
@@ -38,7 +38,7 @@ impl Ack {
         self.reason == ReasonCode::Success && self.properties.is_empty()
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
+    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
         buf.put_u16(self.packet_id);
         if !version.is_v5() || self.is_plain_success() {
             return;

@@ -5,7 +5,7 @@ use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
 use super::wire::Reader;
 use crate::{Error, PacketType, ProtocolVersion};
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnAck {
@@ -32,7 +32,7 @@ impl ConnAck {
         })
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
+    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
         buf.put_u8(u8::from(self.session_present));
         if version.is_v5() {
             buf.put_u8(self.code as u8);

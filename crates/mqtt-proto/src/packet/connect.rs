@@ -4,7 +4,7 @@
 use super::properties::{Properties, PropertyContext};
 use super::wire::{field_len, put_field, Reader};
 use crate::{topic, ByteStr, Error, PacketType, QoS};
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// The protocol a client speaks, from CONNECT's protocol name and level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -173,7 +173,7 @@ impl Connect {
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut) {
+    pub(super) fn write_body(&self, buf: &mut BytesMut) {
         put_field(buf, self.protocol.name());
         buf.put_u8(self.protocol.level());
         let mut flags = 0;

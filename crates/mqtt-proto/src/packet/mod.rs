@@ -237,20 +237,20 @@ impl Packet {
     /// `write`, its setup cost a PUBLISH a tenth of its encoding time.
     #[inline(never)]
     fn write_generic(&self, buf: &mut BytesMut, version: ProtocolVersion) -> Result<(), Error> {
+        if let Packet::Publish(p) = self {
+            return p.write_packet(buf, version);
+        }
         let kind = self.packet_type();
         let v = version;
         let body_len = self.body_len(v)?;
-        let flags = match self {
-            Packet::Publish(p) => p.header_flags(),
-            _ => kind.required_flags(),
-        };
         buf.reserve(1 + varint::len(body_len) + body_len);
-        buf.put_u8(((kind as u8) << 4) | flags);
+        buf.put_u8(((kind as u8) << 4) | kind.required_flags());
         varint::write(body_len, buf);
         match self {
             Packet::Connect(p) => p.write_body(buf),
             Packet::ConnAck(p) => p.write_body(buf, v),
-            Packet::Publish(p) => p.write_body(buf, v),
+            // Written whole above, header included.
+            Packet::Publish(_) => {}
             Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
                 p.write_body(buf, v)
             }

@@ -4,7 +4,7 @@
 use super::wire::{field_len, put_field, Reader};
 use crate::{topic, varint, ByteStr, Error, PacketType};
 use alloc::{boxed::Box, vec::Vec};
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// Where a property list sits; the Will has a list of its own inside CONNECT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,9 +215,11 @@ impl Property {
         })
     }
 
-    fn encoded_len(&self) -> Result<usize, Error> {
+    /// Bytes on the wire, assuming every string and binary value fits its
+    /// two-byte length, which [`Property::check_fits`] tells.
+    fn wire_len(&self) -> usize {
         use Property::*;
-        Ok(1 + match self {
+        1 + match self {
             PayloadFormatIndicator(_)
             | RequestProblemInformation(_)
             | RequestResponseInformation(_)
@@ -238,13 +240,31 @@ impl Property {
             | AuthenticationMethod(s)
             | ResponseInformation(s)
             | ServerReference(s)
-            | ReasonString(s) => field_len(s.as_bytes())?,
-            CorrelationData(b) | AuthenticationData(b) => field_len(b)?,
-            UserProperty(k, v) => field_len(k.as_bytes())? + field_len(v.as_bytes())?,
-        })
+            | ReasonString(s) => 2 + s.len(),
+            CorrelationData(b) | AuthenticationData(b) => 2 + b.len(),
+            UserProperty(k, v) => 4 + k.len() + v.len(),
+        }
     }
 
-    fn write(&self, buf: &mut impl BufMut) {
+    fn check_fits(&self) -> Result<(), Error> {
+        use Property::*;
+        match self {
+            ContentType(s)
+            | ResponseTopic(s)
+            | AssignedClientIdentifier(s)
+            | AuthenticationMethod(s)
+            | ResponseInformation(s)
+            | ServerReference(s)
+            | ReasonString(s) => field_len(s.as_bytes()).map(drop),
+            CorrelationData(b) | AuthenticationData(b) => field_len(b).map(drop),
+            UserProperty(k, v) => field_len(k.as_bytes())
+                .and(field_len(v.as_bytes()))
+                .map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    fn write(&self, buf: &mut BytesMut) {
         use Property::*;
         buf.put_u8(self.id());
         match self {
@@ -352,24 +372,36 @@ impl Properties {
         Ok(Properties(out.into_boxed_slice()))
     }
 
-    /// Bytes of the list itself, without its length prefix.
-    fn content_len(&self) -> Result<usize, Error> {
-        self.0.iter().map(Property::encoded_len).sum()
-    }
-
-    /// Bytes on the wire: the length prefix and the list.
+    /// Bytes on the wire: the length prefix and the list, or why it cannot
+    /// be written.
     pub(crate) fn encoded_len(&self) -> Result<usize, Error> {
-        let n = varint::checked(self.content_len()?)?;
+        let mut n = 0;
+        for p in self.0.iter() {
+            p.check_fits()?;
+            n += p.wire_len();
+        }
+        let n = varint::checked(n)?;
         Ok(varint::len(n) + n)
     }
 
-    pub(crate) fn write(&self, buf: &mut impl BufMut) {
-        // encoded_len ran first (Packet::write sizes before writing).
-        let n = self.content_len().unwrap_or(0);
-        varint::write(n, buf);
+    /// Writes the list after its length prefix, which is written as one
+    /// byte and widened afterwards in the rare list of 128 bytes or more:
+    /// one pass over the list instead of one to size it and one to write it.
+    pub(crate) fn write(&self, buf: &mut BytesMut) {
+        let at = buf.len();
+        buf.put_u8(0);
         for p in self.0.iter() {
             p.write(buf);
         }
+        let n = buf.len() - at - 1;
+        let extra = varint::len(n) - 1;
+        if extra > 0 {
+            let end = buf.len();
+            buf.put_bytes(0, extra);
+            buf.copy_within(at + 1..end, at + 1 + extra);
+        }
+        let (word, len) = varint::encode_word(n);
+        buf[at..at + len].copy_from_slice(&word.to_le_bytes()[..len]);
     }
 }
 

@@ -1,9 +1,9 @@
 //! PUBLISH (spec 3.3).
 
 use super::properties::{Properties, Property, PropertyContext};
-use super::wire::{field_len, put_field, Reader};
+use super::wire::{field_len, Reader};
 use crate::{topic, Error, PacketType, ProtocolVersion, QoS};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use core::fmt;
 
 /// An application message.
@@ -188,19 +188,9 @@ impl Publish {
         // register and stored as one word, cut to size after. Assembling them
         // byte by byte in memory stalled the load that copied them (a third
         // of the time for a small PUBLISH).
-        let mut head = u64::from(first_byte);
-        let mut head_len = 1;
-        let mut rest = body_len;
-        loop {
-            let more = rest >= 128;
-            let byte = (rest % 128) as u64 | if more { 0x80 } else { 0 };
-            head |= byte << (8 * head_len);
-            head_len += 1;
-            rest /= 128;
-            if !more {
-                break;
-            }
-        }
+        let (length, length_len) = crate::varint::encode_word(body_len);
+        let mut head = u64::from(first_byte) | u64::from(length) << 8;
+        let mut head_len = 1 + length_len;
         let topic_len = topic.len() as u64;
         head |= ((topic_len >> 8) | ((topic_len & 0xFF) << 8)) << (8 * head_len);
         head_len += 2;
@@ -225,17 +215,6 @@ impl Publish {
         }
         buf.extend_from_slice(payload);
         Ok(())
-    }
-
-    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
-        put_field(buf, self.topic().as_bytes());
-        if self.qos != QoS::AtMostOnce {
-            buf.put_u16(self.packet_id.unwrap_or(0));
-        }
-        if version.is_v5() {
-            self.properties.write(buf);
-        }
-        buf.put_slice(self.payload());
     }
 }
 

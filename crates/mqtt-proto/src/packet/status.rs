@@ -5,7 +5,7 @@ use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
 use super::wire::Reader;
 use crate::{Error, PacketType, ProtocolVersion};
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 /// The body of a DISCONNECT or an AUTH.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -32,7 +32,7 @@ impl Status {
         )
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
+    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
         if self.body_len(version).unwrap_or(0) == 0 {
             return;
         }

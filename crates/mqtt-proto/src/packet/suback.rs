@@ -6,7 +6,7 @@ use super::reason::ReasonCode;
 use super::wire::Reader;
 use crate::{Error, PacketType, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 /// The answer to a SUBSCRIBE or an UNSUBSCRIBE, one reason code per filter in
 /// the same order. A 3.1.1 UNSUBACK carries no codes, so decodes with none.
@@ -43,7 +43,7 @@ impl SubAck {
 
     pub(super) fn write_body(
         &self,
-        buf: &mut impl BufMut,
+        buf: &mut BytesMut,
         kind: PacketType,
         version: ProtocolVersion,
     ) {

@@ -4,7 +4,7 @@ use super::properties::{Properties, PropertyContext};
 use super::wire::{field_len, put_field, Reader};
 use crate::{topic, ByteStr, Error, PacketType, ProtocolVersion, QoS};
 use alloc::vec::Vec;
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 /// When retained messages are sent for a new subscription (5.0 section 3.8.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -88,7 +88,7 @@ pub fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Subscribe, Error
     } else {
         Properties::new()
     };
-    let mut subscriptions = Vec::new();
+    let mut subscriptions = Vec::with_capacity(r.count_fields(1));
     while r.remaining() > 0 {
         let filter = r.string()?;
         topic::validate_topic_filter(&filter)?;
@@ -116,7 +116,7 @@ impl Subscribe {
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
+    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
         buf.put_u16(self.packet_id);
         if version.is_v5() {
             self.properties.write(buf);

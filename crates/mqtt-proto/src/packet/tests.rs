@@ -731,3 +731,17 @@ fn set_topic_keeps_everything_else() {
         expected[..]
     );
 }
+
+#[test]
+fn a_property_list_of_128_bytes_or_more_widens_its_length() {
+    // PUBACK, reason 0x10, a Reason String of 200 'r's: the list is 203 bytes.
+    let reason = "r".repeat(200);
+    let mut bytes = vec![
+        0x40, 0xD0, 0x01, 0x00, 0x07, 0x10, 0xCB, 0x01, 0x1F, 0x00, 200,
+    ];
+    bytes.extend_from_slice(reason.as_bytes());
+    let mut ack = Ack::new(7);
+    ack.reason = ReasonCode::NoMatchingSubscribers;
+    ack.properties = Properties::new().with(Property::ReasonString(ByteStr::from(reason)));
+    both_ways_as(&bytes, Packet::PubAck(ack), V5);
+}

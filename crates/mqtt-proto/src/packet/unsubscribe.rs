@@ -4,7 +4,7 @@ use super::properties::{Properties, PropertyContext};
 use super::wire::{field_len, put_field, Reader};
 use crate::{topic, ByteStr, Error, PacketType, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsubscribe {
@@ -21,7 +21,7 @@ pub fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Unsubscribe, Err
     } else {
         Properties::new()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(r.count_fields(0));
     while r.remaining() > 0 {
         let filter = r.string()?;
         topic::validate_topic_filter(&filter)?;
@@ -49,7 +49,7 @@ impl Unsubscribe {
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut impl BufMut, version: ProtocolVersion) {
+    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
         buf.put_u16(self.packet_id);
         if version.is_v5() {
             self.properties.write(buf);

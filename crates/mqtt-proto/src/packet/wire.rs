@@ -76,7 +76,33 @@ impl Reader {
     }
 
     pub fn string(&mut self) -> Result<ByteStr, Error> {
-        ByteStr::from_utf8(self.binary()?)
+        let len = usize::from(self.u16()?);
+        if self.body.len() < len {
+            return Err(Error::UnexpectedEof);
+        }
+        match ByteStr::check_and_inline(&self.body[..len])? {
+            Some(short) => {
+                self.body.advance(len);
+                Ok(short)
+            }
+            None => Ok(ByteStr::shared_checked(self.body.split_to(len))),
+        }
+    }
+
+    /// How many length-prefixed fields, each followed by `trailer` bytes,
+    /// the rest holds (stopping at a field cut short), up to 64: a list of
+    /// them is allocated once at its size, but a peer's packet of thousands
+    /// of entries must prove valid as it grows.
+    pub fn count_fields(&self, trailer: usize) -> usize {
+        let (mut at, mut n) = (0, 0);
+        while n < 64 {
+            let Some(len) = self.body.get(at..at + 2) else {
+                break;
+            };
+            at += 2 + usize::from(u16::from_be_bytes([len[0], len[1]])) + trailer;
+            n += 1;
+        }
+        n
     }
 
     /// Everything left, e.g. a PUBLISH payload.
