@@ -123,3 +123,36 @@ async fn mosquitto_sub_gets_what_mosquitto_pub_retained() -> Result<()> {
     bridge.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn mosquitto_sub_with_a_kept_session_gets_what_was_published_while_away() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    let kept = ["-c", "-i", "e2e-keeper", "-q", "2", "-V", "mqttv311"];
+    let (sub, _) = subscriber(&bridge, "alerts/#", &kept).await?;
+    drop(sub); // killed: no DISCONNECT, and the session stays
+    eventually(WAIT, "the bridge to see mosquitto_sub gone", || async {
+        (bridge.router.connected_count() == 0).then_some(())
+    })
+    .await?;
+    mosquitto_pub(bridge.tcp, &["-q", "1", "-t", "alerts/frost", "-m", "-2.5"]).await?;
+    mosquitto_pub(bridge.tcp, &["-q", "2", "-t", "alerts/wind", "-m", "80"]).await?;
+    mosquitto_pub(
+        bridge.tcp,
+        &["-q", "0", "-t", "alerts/info", "-m", "not kept"],
+    )
+    .await?;
+
+    let mut back = ChildGuard::spawn(
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &bridge.tcp.port().to_string()])
+            .args(["-v", "-t", "alerts/#", "-C", "2"])
+            .args(kept)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )?;
+    let mut lines = BufReader::new(back.0.stdout.take().context("stdout piped")?).lines();
+    assert_eq!(next_line(&mut lines).await?, "alerts/frost -2.5");
+    assert_eq!(next_line(&mut lines).await?, "alerts/wind 80");
+    bridge.stop().await;
+    Ok(())
+}

@@ -7,7 +7,10 @@
 //! - [`transport`]: one byte-stream type over both kinds of socket.
 //! - [`connection`]: framing, whole packets in and out via `mqtt-proto`.
 //! - [`session`]: one client's protocol loop (handshake, keepalive, acks).
-//! - [`router`]: connected sessions, their subscriptions, fan-out to bounded queues.
+//! - [`session_state`]: what a session keeps between connections: its queue,
+//!   [`inflight`] messages (QoS 1/2 sent, not yet acknowledged), QoS 2 received.
+//! - [`router`]: sessions (connected or kept offline), their subscriptions,
+//!   fan-out to bounded queues.
 //! - [`trie`]: the subscription index the router matches topics against.
 //! - [`retain`]: the last retained message per topic.
 //! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
@@ -19,16 +22,18 @@
 
 pub mod connection;
 pub mod demo;
+pub mod inflight;
 pub mod listener;
 pub mod retain;
 pub mod router;
 pub mod session;
+pub mod session_state;
 pub mod transport;
 pub mod trie;
 
 use anyhow::Context;
 use listener::Shared;
-use router::Router;
+use router::{Router, SessionLimits};
 use session::SessionSettings;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,8 +52,11 @@ pub struct Config {
     pub demo: bool,
     /// Largest packet accepted from a client; larger ones close the connection.
     pub max_packet_size: usize,
-    /// Messages queued per session before QoS 0 deliveries to it are dropped.
+    /// Messages queued per session, connected or kept offline; beyond it new
+    /// messages for that session are dropped, counted and logged.
     pub outbound_queue: usize,
+    /// QoS 1/2 messages sent to a client and not yet acknowledged.
+    pub max_inflight: usize,
     /// Topics with a retained message; beyond it new ones are refused and counted.
     pub max_retained: usize,
     /// Time a new connection has to send CONNECT.
@@ -63,6 +71,7 @@ impl Default for Config {
             demo: false,
             max_packet_size: 1024 * 1024,
             outbound_queue: 1024,
+            max_inflight: 32,
             max_retained: 100_000,
             connect_timeout: Duration::from_secs(10),
         }
@@ -85,7 +94,11 @@ impl Bridge {
         let ws = TcpListener::bind(config.ws)
             .await
             .with_context(|| format!("binding the WebSocket listener to {}", config.ws))?;
-        let router = Arc::new(Router::new(config.outbound_queue, config.max_retained));
+        let limits = SessionLimits {
+            queue: config.outbound_queue,
+            inflight: config.max_inflight,
+        };
+        let router = Arc::new(Router::new(limits, config.max_retained));
         Ok(Bridge {
             config,
             tcp,

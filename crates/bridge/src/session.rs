@@ -2,19 +2,19 @@
 //! packets in, routed messages out, keepalive, until either side ends it.
 
 use crate::connection::{Connection, ConnectionError};
-use crate::router::{Registration, Router};
+use crate::inflight::{AckOutcome, Inflight};
+use crate::router::Router;
+use crate::session_state::SessionState;
+use crate::trie::SessionKey;
 use mqtt_proto::{
     Ack, ConnAck, Connect, LastWill, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck,
 };
-use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// The highest QoS this bridge grants today; higher requests are downgraded.
-const MAX_GRANTED_QOS: QoS = QoS::AtMostOnce;
 /// Messages written per wake-up, so one busy session cannot starve reads.
 const WRITE_BATCH: usize = 64;
 
@@ -106,27 +106,55 @@ pub async fn run(
             .await;
         return conn.close().await;
     };
-    let registration = router.register(&client_id);
+    let keep = !connect.clean_session;
+    let registration = router.register(&client_id, connect.clean_session);
+    let (key, connection) = (registration.key, registration.connection);
+    // A connection being taken over lets go of the session once it has
+    // stopped; one stuck writing to a client that stopped reading gets as long
+    // as a CONNECT does.
+    let locked = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        state = timeout(settings.connect_timeout, registration.state.lock_owned()) => state.ok(),
+    };
+    let Some(state) = locked else {
+        tracing::warn!(%peer, client_id, "previous connection did not release the session in time");
+        router.detach(key, connection, keep);
+        let _ = conn
+            .write_packet(&connack(ReasonCode::ServerUnavailable))
+            .await;
+        return conn.close().await;
+    };
     let mut session = Session {
         conn,
         router,
-        registration,
-        filters: BTreeSet::new(),
-        incoming_qos2: HashSet::new(),
+        key,
+        state,
     };
+    // A resumed session first sends again what the client has not acknowledged.
+    let resent = session.state.inflight.resend();
+    let accepted = Packet::ConnAck(ConnAck::new(ReasonCode::Success, registration.resumed));
     if let Err(e) = session
         .conn
-        .write_packet(&connack(ReasonCode::Success))
+        .write_packets(std::iter::once(&accepted).chain(&resent))
         .await
     {
         tracing::debug!(%peer, error = %e, "could not send CONNACK");
-        return session.finish(None).await;
+        return session.finish(None, connection, keep).await;
     }
-    tracing::info!(%peer, transport = session.conn.kind(), client_id, "client connected");
-    let end = session.serve(connect.keep_alive, &shutdown).await;
+    tracing::info!(
+        %peer,
+        transport = session.conn.kind(),
+        client_id,
+        resumed = registration.resumed,
+        resent = resent.len(),
+        "client connected"
+    );
+    let end = session
+        .serve(connect.keep_alive, &registration.taken_over, &shutdown)
+        .await;
     tracing::info!(%peer, client_id, reason = %end, "client disconnected");
     let will = connect.will.filter(|_| end.publishes_will());
-    session.finish(will).await;
+    session.finish(will, connection, keep).await;
 }
 
 fn connack(code: ReasonCode) -> Packet {
@@ -146,23 +174,30 @@ fn client_id_for(connect: &Connect) -> Option<String> {
 struct Session {
     conn: Connection,
     router: Arc<Router>,
-    registration: Registration,
-    filters: BTreeSet<String>,
-    /// QoS 2 packet ids received and routed, until PUBREL.
-    incoming_qos2: HashSet<u16>,
+    key: SessionKey,
+    state: OwnedMutexGuard<SessionState>,
 }
 
 impl Session {
-    async fn serve(&mut self, keep_alive_secs: u16, shutdown: &CancellationToken) -> End {
+    async fn serve(
+        &mut self,
+        keep_alive_secs: u16,
+        taken_over: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> End {
         // MQTT-3.1.2-24: one and a half keepalive periods without a packet ends it.
         let grace =
             (keep_alive_secs > 0).then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
         let mut deadline = grace.map(|g| Instant::now() + g);
         let mut batch = Vec::with_capacity(WRITE_BATCH);
         loop {
+            // QoS 1/2 messages wait while the in-flight window is full (and
+            // everything queued behind them, to keep the order).
+            let room = self.state.inflight.room().min(WRITE_BATCH);
+            let retained_due = room > 0 && !self.state.retained.is_empty();
             tokio::select! {
                 _ = shutdown.cancelled() => return End::Shutdown,
-                _ = self.registration.taken_over.cancelled() => return End::TakenOver,
+                _ = taken_over.cancelled() => return End::TakenOver,
                 _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     return End::KeepAliveExpired;
                 }
@@ -179,12 +214,19 @@ impl Session {
                         Err(e) => return End::Error(e),
                     }
                 }
-                n = self.registration.outbound.recv_many(&mut batch, WRITE_BATCH) => {
-                    if n == 0 {
-                        return End::Shutdown;
+                _ = std::future::ready(()), if retained_due => {
+                    let due: Vec<Publish> = (0..room).map_while(|_| self.state.retained.pop_front()).collect();
+                    if let Err(e) = self.send(due).await {
+                        return End::Error(e);
                     }
-                    let packets: Vec<Packet> = batch.drain(..).map(Packet::Publish).collect();
-                    if let Err(e) = self.conn.write_packets(&packets).await {
+                }
+                n = self.state.outbound.recv_many(&mut batch, room), if room > 0 && !retained_due => {
+                    if n == 0 {
+                        // The router dropped the session: a clean takeover.
+                        return End::TakenOver;
+                    }
+                    let due = std::mem::take(&mut batch);
+                    if let Err(e) = self.send(due).await {
                         return End::Error(e);
                     }
                 }
@@ -192,38 +234,45 @@ impl Session {
         }
     }
 
+    /// Sends routed messages, giving QoS 1/2 ones their packet ids.
+    async fn send(&mut self, messages: Vec<Publish>) -> Result<(), ConnectionError> {
+        let packets: Vec<Packet> = messages
+            .into_iter()
+            .map(|p| Packet::Publish(self.state.inflight.send(p)))
+            .collect();
+        self.conn.write_packets(&packets).await
+    }
+
     /// Handles one packet; `Ok(false)` means the client said DISCONNECT.
     async fn handle(&mut self, packet: Packet) -> Result<bool, ConnectionError> {
         let reply = match packet {
             Packet::Publish(publish) => self.handle_publish(publish),
             Packet::PubRel(ack) => {
-                self.incoming_qos2.remove(&ack.packet_id);
+                self.state.incoming_qos2.remove(&ack.packet_id);
                 Some(Packet::PubComp(Ack::new(ack.packet_id)))
             }
+            Packet::PubAck(ack) => self.acknowledged(ack.packet_id, Inflight::puback),
+            Packet::PubRec(ack) => self.acknowledged(ack.packet_id, Inflight::pubrec),
+            Packet::PubComp(ack) => self.acknowledged(ack.packet_id, Inflight::pubcomp),
             Packet::Subscribe(subscribe) => {
                 let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
-                let mut retained = Vec::new();
                 for s in &subscribe.subscriptions {
-                    let granted = s.qos.min(MAX_GRANTED_QOS);
-                    self.router
-                        .subscribe(self.registration.key, &s.filter, granted);
-                    self.filters.insert(s.filter.to_string());
-                    reason_codes.push(ReasonCode::granted(granted));
-                    retained.extend(self.router.retained_for(&s.filter, granted));
+                    self.router.subscribe(self.key, &s.filter, s.qos);
+                    reason_codes.push(ReasonCode::granted(s.qos));
+                    // Sent after the SUBACK, through the in-flight window like
+                    // any QoS 1/2 message, so their acknowledgements are expected.
+                    let retained = self.router.retained_for(&s.filter, s.qos);
+                    self.state.retained.extend(retained);
                 }
-                // SUBACK first, then the retained messages for the new filters.
-                let suback = Packet::SubAck(SubAck::new(subscribe.packet_id, reason_codes));
-                let packets =
-                    std::iter::once(suback).chain(retained.into_iter().map(Packet::Publish));
-                let packets: Vec<Packet> = packets.collect();
-                self.conn.write_packets(&packets).await?;
-                None
+                Some(Packet::SubAck(SubAck::new(
+                    subscribe.packet_id,
+                    reason_codes,
+                )))
             }
             Packet::Unsubscribe(unsubscribe) => {
                 let mut reason_codes = Vec::with_capacity(unsubscribe.filters.len());
                 for filter in &unsubscribe.filters {
-                    let existed = self.router.unsubscribe(self.registration.key, filter);
-                    self.filters.remove(filter.as_str());
+                    let existed = self.router.unsubscribe(self.key, filter);
                     reason_codes.push(if existed {
                         ReasonCode::Success
                     } else {
@@ -237,7 +286,6 @@ impl Session {
             }
             Packet::PingReq => Some(Packet::PingResp),
             Packet::Disconnect(_) => return Ok(false),
-            // Nothing is sent at QoS > 0 yet, so acknowledgements of ours cannot arrive.
             other => {
                 return Err(ConnectionError::Protocol(
                     mqtt_proto::Error::UnexpectedPacket(other.packet_type()),
@@ -250,6 +298,26 @@ impl Session {
         Ok(true)
     }
 
+    /// Applies an acknowledgement of one of our messages to the window.
+    fn acknowledged(
+        &mut self,
+        packet_id: u16,
+        step: fn(&mut Inflight, u16) -> AckOutcome,
+    ) -> Option<Packet> {
+        match step(&mut self.state.inflight, packet_id) {
+            AckOutcome::Completed => None,
+            AckOutcome::Release(pubrel) => Some(pubrel),
+            AckOutcome::Unknown => {
+                // A late duplicate, e.g. after a resend crossed the original's ack.
+                tracing::debug!(
+                    packet_id,
+                    "acknowledgement for no message in flight; ignored"
+                );
+                None
+            }
+        }
+    }
+
     fn handle_publish(&mut self, publish: Publish) -> Option<Packet> {
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
@@ -257,8 +325,9 @@ impl Session {
                 Some(Packet::PubAck(Ack::new(id)))
             }
             (QoS::ExactlyOnce, Some(id)) => {
-                // Route once; a retransmission before PUBREL is only acknowledged.
-                if self.incoming_qos2.insert(id) {
+                // Route once; a retransmission before PUBREL is only acknowledged
+                // (MQTT-4.3.3-9), also after a reconnect.
+                if self.state.incoming_qos2.insert(id) {
                     self.router.publish(&publish);
                 }
                 Some(Packet::PubRec(Ack::new(id)))
@@ -270,18 +339,23 @@ impl Session {
         }
     }
 
-    async fn finish(mut self, will: Option<LastWill>) {
-        self.router.unregister(
-            self.registration.key,
-            self.filters.iter().map(String::as_str),
-        );
+    async fn finish(self, will: Option<LastWill>, connection: u64, keep: bool) {
+        let Session {
+            mut conn,
+            router,
+            key,
+            state,
+        } = self;
+        // Let a connection taking over have the session before anything slow.
+        drop(state);
+        router.detach(key, connection, keep);
         if let Some(will) = will {
             let mut publish = Publish::new(&will.topic, will.payload);
             publish.qos = will.qos;
             publish.retain = will.retain;
             publish.properties = will.properties;
-            self.router.publish(&publish);
+            router.publish(&publish);
         }
-        self.conn.close().await;
+        conn.close().await;
     }
 }

@@ -245,3 +245,117 @@ impl PacketReader {
         .flatten()
     }
 }
+
+/// A 3.1.1 client over TCP that sends and expects typed packets, for tests
+/// about sessions and acknowledgement flows rather than bytes.
+pub struct MqttClient {
+    reader: PacketReader,
+}
+
+impl MqttClient {
+    /// Connects and returns the client and CONNACK's Session Present flag.
+    pub async fn connect(addr: SocketAddr, client_id: &str, clean: bool) -> (MqttClient, bool) {
+        let stream = TcpStream::connect(addr).await.expect("TCP connect");
+        let mut client = MqttClient {
+            reader: PacketReader::new(stream),
+        };
+        client
+            .send(&Packet::from(mqtt_proto::Connect {
+                protocol: mqtt_proto::ProtocolVersion::V311,
+                clean_session: clean,
+                keep_alive: 0,
+                client_id: client_id.into(),
+                will: None,
+                username: None,
+                password: None,
+                properties: mqtt_proto::Properties::new(),
+            }))
+            .await;
+        match client.next().await {
+            Packet::ConnAck(ack) if ack.code == mqtt_proto::ReasonCode::Success => {
+                (client, ack.session_present)
+            }
+            other => panic!("expected an accepting CONNACK, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, packet: &Packet) {
+        let bytes = packet
+            .to_bytes(mqtt_proto::ProtocolVersion::V311)
+            .expect("test packets encode");
+        self.reader.stream.write_all(&bytes).await.expect("write");
+    }
+
+    /// The next packet, failing the test if none comes within [`WAIT`].
+    pub async fn next(&mut self) -> Packet {
+        self.reader
+            .next(WAIT)
+            .await
+            .expect("a packet arrives in time")
+    }
+
+    /// The next packet if one comes within `within`.
+    pub async fn next_within(&mut self, within: Duration) -> Option<Packet> {
+        self.reader.next(within).await
+    }
+
+    pub async fn subscribe(&mut self, packet_id: u16, filter: &str, qos: mqtt_proto::QoS) {
+        self.send(&Packet::Subscribe(mqtt_proto::Subscribe {
+            packet_id,
+            subscriptions: vec![mqtt_proto::Subscription::new(filter, qos)],
+            properties: mqtt_proto::Properties::new(),
+        }))
+        .await;
+        match self.next().await {
+            Packet::SubAck(ack) if ack.packet_id == packet_id => {
+                assert_eq!(ack.reason_codes, [mqtt_proto::ReasonCode::granted(qos)]);
+            }
+            other => panic!("expected SUBACK {packet_id}, got {other:?}"),
+        }
+    }
+
+    /// Publishes at `qos` with `packet_id` and completes the acknowledgement flow.
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: mqtt_proto::QoS,
+        packet_id: u16,
+    ) {
+        let mut p = mqtt_proto::Publish::new(topic, payload);
+        p.qos = qos;
+        p.packet_id = (qos != mqtt_proto::QoS::AtMostOnce).then_some(packet_id);
+        self.send(&Packet::Publish(p)).await;
+        match qos {
+            mqtt_proto::QoS::AtMostOnce => {}
+            mqtt_proto::QoS::AtLeastOnce => {
+                assert_eq!(
+                    self.next().await,
+                    Packet::PubAck(mqtt_proto::Ack::new(packet_id))
+                );
+            }
+            mqtt_proto::QoS::ExactlyOnce => {
+                assert_eq!(
+                    self.next().await,
+                    Packet::PubRec(mqtt_proto::Ack::new(packet_id))
+                );
+                self.send(&Packet::PubRel(mqtt_proto::Ack::new(packet_id)))
+                    .await;
+                assert_eq!(
+                    self.next().await,
+                    Packet::PubComp(mqtt_proto::Ack::new(packet_id))
+                );
+            }
+        }
+    }
+
+    /// Waits for a PINGRESP, so everything sent before it has been handled.
+    pub async fn ping(&mut self) {
+        self.send(&Packet::PingReq).await;
+        assert_eq!(self.next().await, Packet::PingResp);
+    }
+
+    pub async fn disconnect(mut self) {
+        self.send(&Packet::disconnect()).await;
+    }
+}
