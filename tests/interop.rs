@@ -156,3 +156,57 @@ async fn mosquitto_sub_with_a_kept_session_gets_what_was_published_while_away() 
     bridge.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn mqtt5_and_311_mosquitto_clients_talk_and_5_properties_arrive() -> Result<()> {
+    let bridge = TestBridge::start().await?;
+    let format = ["-V", "mqttv5", "-F", "%t %p %P %C"];
+    let (_new, mut new_lines) = subscriber(&bridge, "v5/#", &format).await?;
+    let (_old, mut old_lines) = subscriber(&bridge, "v5/#", &["-V", "mqttv311"]).await?;
+    mosquitto_pub(
+        bridge.tcp,
+        &[
+            "-V",
+            "mqttv5",
+            "-q",
+            "1",
+            "-t",
+            "v5/x",
+            "-m",
+            "hello",
+            "-D",
+            "publish",
+            "user-property",
+            "site",
+            "greenhouse",
+            "-D",
+            "publish",
+            "content-type",
+            "text/plain",
+        ],
+    )
+    .await?;
+    assert_eq!(
+        next_line(&mut new_lines).await?,
+        "v5/x hello site:greenhouse text/plain"
+    );
+    assert_eq!(next_line(&mut old_lines).await?, "v5/x hello");
+    mosquitto_pub(
+        bridge.tcp,
+        &[
+            "-V",
+            "mqttv311",
+            "-q",
+            "2",
+            "-t",
+            "v5/y",
+            "-m",
+            "from 3.1.1",
+        ],
+    )
+    .await?;
+    assert_eq!(next_line(&mut new_lines).await?, "v5/y from 3.1.1  ");
+    assert_eq!(next_line(&mut old_lines).await?, "v5/y from 3.1.1");
+    bridge.stop().await;
+    Ok(())
+}

@@ -22,16 +22,19 @@
 
 pub mod connection;
 pub mod demo;
+pub mod handshake;
 pub mod inflight;
 pub mod listener;
 pub mod retain;
 pub mod router;
 pub mod session;
 pub mod session_state;
+pub mod topic_alias;
 pub mod transport;
 pub mod trie;
 
 use anyhow::Context;
+use handshake::ServerLimits;
 use listener::Shared;
 use router::{Router, SessionLimits};
 use session::SessionSettings;
@@ -55,8 +58,17 @@ pub struct Config {
     /// Messages queued per session, connected or kept offline; beyond it new
     /// messages for that session are dropped, counted and logged.
     pub outbound_queue: usize,
-    /// QoS 1/2 messages sent to a client and not yet acknowledged.
-    pub max_inflight: usize,
+    /// QoS 1/2 messages sent to a client and not yet acknowledged (a 5.0
+    /// client's Receive Maximum may lower it).
+    pub max_inflight: u16,
+    /// QoS 2 messages a client may have in flight towards us (announced to 5.0
+    /// clients as Receive Maximum; exceeding it is DISCONNECT 0x93).
+    pub receive_maximum: u16,
+    /// Topic aliases a 5.0 client may define towards us.
+    pub topic_alias_maximum: u16,
+    /// The longest keepalive allowed; a 5.0 client asking for more (or none)
+    /// is told this one. 0: any.
+    pub max_keep_alive: u16,
     /// Topics with a retained message; beyond it new ones are refused and counted.
     pub max_retained: usize,
     /// Time a new connection has to send CONNECT.
@@ -72,6 +84,9 @@ impl Default for Config {
             max_packet_size: 1024 * 1024,
             outbound_queue: 1024,
             max_inflight: 32,
+            receive_maximum: 64,
+            topic_alias_maximum: 32,
+            max_keep_alive: 0,
             max_retained: 100_000,
             connect_timeout: Duration::from_secs(10),
         }
@@ -96,7 +111,7 @@ impl Bridge {
             .with_context(|| format!("binding the WebSocket listener to {}", config.ws))?;
         let limits = SessionLimits {
             queue: config.outbound_queue,
-            inflight: config.max_inflight,
+            inflight: usize::from(config.max_inflight),
         };
         let router = Arc::new(Router::new(limits, config.max_retained));
         Ok(Bridge {
@@ -127,6 +142,13 @@ impl Bridge {
             router: self.router.clone(),
             settings: Arc::new(SessionSettings {
                 connect_timeout: self.config.connect_timeout,
+                limits: ServerLimits {
+                    receive_maximum: self.config.receive_maximum,
+                    max_packet_size: u32::try_from(self.config.max_packet_size).unwrap_or(u32::MAX),
+                    topic_alias_maximum: self.config.topic_alias_maximum,
+                    max_keep_alive: self.config.max_keep_alive,
+                    max_inflight: self.config.max_inflight,
+                },
             }),
             max_packet_size: self.config.max_packet_size,
             shutdown: shutdown.clone(),

@@ -1,9 +1,11 @@
 //! Retained messages: the last retained PUBLISH per topic, handed to each new
 //! subscription that matches it (MQTT 3.1.1 section 3.3.1.3).
 
+use crate::router::Delivery;
 use mqtt_proto::topic::filter_matches;
 use mqtt_proto::Publish;
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// What [`RetainStore::set`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,7 @@ pub enum RetainOutcome {
 /// Bounded by topic count.
 #[derive(Debug)]
 pub struct RetainStore {
-    by_topic: HashMap<Box<str>, Publish>,
+    by_topic: HashMap<Box<str>, Delivery>,
     max_topics: usize,
 }
 
@@ -41,8 +43,9 @@ impl RetainStore {
     }
 
     /// Keeps `publish` as its topic's retained message (its retain flag is
-    /// assumed set), or clears the topic when the payload is empty.
-    pub fn set(&mut self, publish: &Publish) -> RetainOutcome {
+    /// assumed set) until `expires_at`, or clears the topic when the payload
+    /// is empty.
+    pub fn set(&mut self, publish: &Publish, expires_at: Option<Instant>) -> RetainOutcome {
         if publish.payload().is_empty() {
             self.by_topic.remove(publish.topic());
             return RetainOutcome::Cleared;
@@ -51,6 +54,10 @@ impl RetainStore {
         let mut kept = publish.detached();
         kept.dup = false;
         kept.packet_id = None;
+        let kept = Delivery {
+            publish: kept,
+            expires_at,
+        };
         let full = self.by_topic.len() >= self.max_topics;
         match self.by_topic.get_mut(publish.topic()) {
             Some(slot) => {
@@ -66,15 +73,18 @@ impl RetainStore {
     }
 
     /// Retained messages a new subscription to `filter` receives, in topic
-    /// order so the same subscription always sees the same sequence.
-    pub fn matching(&self, filter: &str) -> Vec<Publish> {
-        let mut found: Vec<Publish> = self
+    /// order so the same subscription always sees the same sequence. Expired
+    /// ones are left out (and removed).
+    pub fn matching(&mut self, filter: &str, now: Instant) -> Vec<Delivery> {
+        self.by_topic
+            .retain(|_, d| d.expires_at.is_none_or(|at| at > now));
+        let mut found: Vec<Delivery> = self
             .by_topic
             .iter()
             .filter(|(topic, _)| filter_matches(filter, topic))
-            .map(|(_, p)| p.clone())
+            .map(|(_, d)| d.clone())
             .collect();
-        found.sort_by(|a, b| a.topic().cmp(b.topic()));
+        found.sort_by(|a, b| a.publish.topic().cmp(b.publish.topic()));
         found
     }
 }
@@ -83,6 +93,30 @@ impl RetainStore {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    impl RetainStore {
+        fn set_forever(&mut self, publish: &Publish) -> RetainOutcome {
+            self.set(publish, None)
+        }
+    }
+
+    #[test]
+    fn expired_messages_are_not_handed_out() {
+        let mut store = RetainStore::new(10);
+        let now = Instant::now();
+        store.set(
+            &retained("a", b"1"),
+            Some(now + std::time::Duration::from_secs(5)),
+        );
+        store.set(&retained("b", b"1"), Some(now));
+        let left: Vec<_> = store
+            .matching("#", now)
+            .into_iter()
+            .map(|d| d.publish.topic().to_owned())
+            .collect();
+        assert_eq!(left, ["a"]);
+        assert_eq!(store.len(), 1, "the expired one is gone");
+    }
 
     fn retained(topic: &str, payload: &'static [u8]) -> Publish {
         let mut p = Publish::new(topic, Bytes::from_static(payload));
@@ -93,16 +127,22 @@ mod tests {
     #[test]
     fn store_replace_clear_and_match() {
         let mut store = RetainStore::new(10);
-        assert_eq!(store.set(&retained("s/a/t", b"21")), RetainOutcome::Stored);
-        assert_eq!(store.set(&retained("s/b/t", b"19")), RetainOutcome::Stored);
         assert_eq!(
-            store.set(&retained("s/a/t", b"22")),
+            store.set_forever(&retained("s/a/t", b"21")),
+            RetainOutcome::Stored
+        );
+        assert_eq!(
+            store.set_forever(&retained("s/b/t", b"19")),
+            RetainOutcome::Stored
+        );
+        assert_eq!(
+            store.set_forever(&retained("s/a/t", b"22")),
             RetainOutcome::Replaced
         );
         let got: Vec<_> = store
-            .matching("s/+/t")
+            .matching("s/+/t", Instant::now())
             .into_iter()
-            .map(|p| (p.topic().to_string(), p.payload_bytes()))
+            .map(|d| (d.publish.topic().to_string(), d.publish.payload_bytes()))
             .collect();
         assert_eq!(
             got,
@@ -111,25 +151,37 @@ mod tests {
                 ("s/b/t".to_owned(), Bytes::from_static(b"19"))
             ]
         );
-        assert_eq!(store.set(&retained("s/a/t", b"")), RetainOutcome::Cleared);
-        assert_eq!(store.matching("#").len(), 1);
-        assert!(store.matching("other/#").is_empty());
+        assert_eq!(
+            store.set_forever(&retained("s/a/t", b"")),
+            RetainOutcome::Cleared
+        );
+        assert_eq!(store.matching("#", Instant::now()).len(), 1);
+        assert!(store.matching("other/#", Instant::now()).is_empty());
     }
 
     #[test]
     fn full_store_refuses_new_topics_but_updates_old_ones() {
         let mut store = RetainStore::new(1);
-        assert_eq!(store.set(&retained("a", b"1")), RetainOutcome::Stored);
-        assert_eq!(store.set(&retained("b", b"1")), RetainOutcome::Refused);
-        assert_eq!(store.set(&retained("a", b"2")), RetainOutcome::Replaced);
+        assert_eq!(
+            store.set_forever(&retained("a", b"1")),
+            RetainOutcome::Stored
+        );
+        assert_eq!(
+            store.set_forever(&retained("b", b"1")),
+            RetainOutcome::Refused
+        );
+        assert_eq!(
+            store.set_forever(&retained("a", b"2")),
+            RetainOutcome::Replaced
+        );
         assert_eq!(store.len(), 1);
     }
 
     #[test]
     fn dollar_topics_need_an_explicit_filter() {
         let mut store = RetainStore::new(10);
-        store.set(&retained("$SYS/broker/uptime", b"5"));
-        assert!(store.matching("#").is_empty());
-        assert_eq!(store.matching("$SYS/#").len(), 1);
+        store.set_forever(&retained("$SYS/broker/uptime", b"5"));
+        assert!(store.matching("#", Instant::now()).is_empty());
+        assert_eq!(store.matching("$SYS/#", Instant::now()).len(), 1);
     }
 }

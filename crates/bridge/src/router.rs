@@ -2,15 +2,34 @@
 //! and delivery of each publish to every matching session's bounded outbound
 //! queue.
 
+use crate::handshake::SessionExpiry;
 use crate::retain::{RetainOutcome, RetainStore};
 use crate::session_state::SessionState;
-use crate::trie::{SessionKey, SubscriptionTrie};
-use mqtt_proto::{Publish, QoS};
+use crate::trie::{SessionKey, SubOptions, SubscriptionTrie};
+use mqtt_proto::{Property, Publish, QoS};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::sync::{mpsc, Mutex as AsyncMutex};
 use tokio_util::sync::CancellationToken;
+
+/// A message on its way to one session.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub publish: Publish,
+    /// When it expires (5.0 Message Expiry Interval), counted from when the
+    /// bridge received it: undelivered by then, it is dropped.
+    pub expires_at: Option<Instant>,
+}
+
+/// How one session gets a message, from all its matching subscriptions.
+#[derive(Default)]
+struct Target {
+    qos: QoS,
+    retain: bool,
+    ids: Vec<u32>,
+}
 
 /// What a connection gets back from [`Router::register`].
 pub struct Registration {
@@ -27,7 +46,7 @@ pub struct Registration {
 
 struct SessionEntry {
     client_id: String,
-    outbound: mpsc::Sender<Publish>,
+    outbound: mpsc::Sender<Delivery>,
     state: Arc<AsyncMutex<SessionState>>,
     /// Filters this session subscribes to, to clean the trie when it ends.
     filters: HashSet<String>,
@@ -159,10 +178,10 @@ impl Router {
         }
     }
 
-    /// `connection` has ended. Its session stays, offline, when `keep` (and
-    /// receives QoS 1/2 messages meanwhile), or ends with its subscriptions.
-    /// Nothing changes if a later connection has taken the session over.
-    pub fn detach(&self, key: SessionKey, connection: u64, keep: bool) {
+    /// `connection` has ended. Its session stays, offline, when `expiry`
+    /// keeps it (and receives QoS 1/2 messages meanwhile), or ends with its
+    /// subscriptions. Nothing changes if a later connection has taken it over.
+    pub fn detach(&self, key: SessionKey, connection: u64, expiry: SessionExpiry) {
         let mut state = self.lock();
         let Some(entry) = state.sessions.get_mut(&key) else {
             return;
@@ -170,19 +189,41 @@ impl Router {
         if entry.connection != connection {
             return;
         }
-        if keep {
+        if expiry.keeps() {
             entry.online = false;
         } else {
             state.remove_session(key);
         }
     }
 
-    pub fn subscribe(&self, key: SessionKey, filter: &str, qos: QoS) {
+    /// The session left offline by `connection` has reached its expiry: it
+    /// ends, unless a client has resumed it since.
+    pub fn expire(&self, key: SessionKey, connection: u64) {
         let mut state = self.lock();
-        if let Some(entry) = state.sessions.get_mut(&key) {
-            entry.filters.insert(filter.to_owned());
-            state.trie.insert(filter, key, qos);
+        if let Some(entry) = state.sessions.get(&key) {
+            if entry.connection == connection && !entry.online {
+                tracing::info!(client_id = entry.client_id, "session expired");
+                state.remove_session(key);
+            }
         }
+    }
+
+    /// Whether a later connection has resumed the session `connection` served.
+    pub fn resumed_since(&self, key: SessionKey, connection: u64) -> bool {
+        self.lock()
+            .sessions
+            .get(&key)
+            .is_some_and(|entry| entry.connection != connection)
+    }
+
+    /// Adds or replaces a subscription; returns whether it is new.
+    pub fn subscribe(&self, key: SessionKey, filter: &str, options: SubOptions) -> bool {
+        let mut state = self.lock();
+        let Some(entry) = state.sessions.get_mut(&key) else {
+            return false;
+        };
+        entry.filters.insert(filter.to_owned());
+        state.trie.insert(filter, key, options)
     }
 
     pub fn unsubscribe(&self, key: SessionKey, filter: &str) -> bool {
@@ -212,56 +253,83 @@ impl Router {
     }
 
     /// Retained messages for a new subscription to `filter`, with the retain
-    /// flag set, at most at `granted` QoS.
-    pub fn retained_for(&self, filter: &str, granted: QoS) -> Vec<Publish> {
-        let mut found = self.lock().retained.matching(filter);
-        for p in &mut found {
-            p.retain = true;
-            p.qos = p.qos.min(granted);
+    /// flag set, at most at the subscription's QoS and with its identifier.
+    pub fn retained_for(&self, filter: &str, options: &SubOptions) -> Vec<Delivery> {
+        let mut found = self.lock().retained.matching(filter, Instant::now());
+        for d in &mut found {
+            d.publish.retain = true;
+            d.publish.qos = d.publish.qos.min(options.qos);
+            if let Some(id) = options.id {
+                d.publish
+                    .properties
+                    .push(Property::SubscriptionIdentifier(id));
+            }
         }
         found
     }
 
-    /// Delivers `publish` to every session with a matching subscription, one
-    /// copy per session at the highest QoS its matching subscriptions granted,
-    /// and keeps it if it is retained.
-    pub fn publish(&self, publish: &Publish) {
+    /// Delivers `publish`, received from session `from`, to every session
+    /// with a matching subscription (one copy each, at the highest QoS their
+    /// matching subscriptions granted, with all their identifiers), keeps it
+    /// if it is retained, and returns how many sessions it was for.
+    pub fn publish(
+        &self,
+        from: Option<SessionKey>,
+        publish: &Publish,
+        expires_at: Option<Instant>,
+    ) -> usize {
         self.stats
             .publishes_received
             .fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
-        if publish.retain && state.retained.set(publish) == RetainOutcome::Refused {
+        if publish.retain && state.retained.set(publish, expires_at) == RetainOutcome::Refused {
             self.stats.retained_refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 topic = publish.topic(),
                 "retained message store full; not kept"
             );
         }
-        let mut targets: HashMap<SessionKey, QoS> = HashMap::new();
-        state.trie.for_each_match(publish.topic(), |key, qos| {
-            let best = targets.entry(key).or_insert(qos);
-            *best = (*best).max(qos);
+        let mut targets: HashMap<SessionKey, Target> = HashMap::new();
+        state.trie.for_each_match(publish.topic(), |key, options| {
+            if options.no_local && from == Some(key) {
+                return;
+            }
+            let target = targets.entry(key).or_default();
+            target.qos = target.qos.max(options.qos);
+            target.retain |= options.retain_as_published && publish.retain;
+            target.ids.extend(options.id);
         });
-        for (key, granted) in targets {
+        let matched = targets.len();
+        for (key, target) in targets {
             let Some(entry) = state.sessions.get_mut(&key) else {
                 continue;
             };
-            let qos = publish.qos.min(granted);
+            let qos = publish.qos.min(target.qos);
             // An offline session is owed its QoS 1 and 2 messages only
             // (MQTT-3.1.2-5; QoS 0 may be, and is not, kept).
             if !entry.online && qos == QoS::AtMostOnce {
                 continue;
             }
-            let mut delivery = publish.clone();
-            delivery.dup = false;
-            delivery.qos = qos;
-            // Live deliveries carry retain 0 (MQTT-3.3.1-9).
-            delivery.retain = false;
-            delivery.packet_id = None;
+            let mut message = publish.clone();
+            message.dup = false;
+            message.qos = qos;
+            // Live deliveries carry retain 0 (MQTT-3.3.1-9) unless a 5.0
+            // subscription asked for Retain As Published.
+            message.retain = target.retain;
+            message.packet_id = None;
+            for id in target.ids {
+                message
+                    .properties
+                    .push(Property::SubscriptionIdentifier(id));
+            }
             if !entry.online {
                 // Kept for long: must not pin the publisher's receive buffer.
-                delivery = delivery.detached();
+                message = message.detached();
             }
+            let delivery = Delivery {
+                publish: message,
+                expires_at,
+            };
             // A full queue drops the new message, whatever its QoS: the
             // client is too slow or away too long, and the queue's limit is
             // what bounds the bridge's memory.
@@ -286,5 +354,6 @@ impl Router {
                 }
             }
         }
+        matched
     }
 }

@@ -8,17 +8,17 @@
 //! so no message is sent twice or lost between them.
 
 use crate::inflight::Inflight;
-use mqtt_proto::Publish;
+use crate::router::Delivery;
 use std::collections::{HashSet, VecDeque};
 use tokio::sync::mpsc;
 
 pub struct SessionState {
     /// Deliveries the router queued for this session, bounded (see
     /// [`crate::router::Router::publish`] for what happens when it is full).
-    pub outbound: mpsc::Receiver<Publish>,
+    pub outbound: mpsc::Receiver<Delivery>,
     /// Retained messages owed to new subscriptions, sent before anything
     /// routed after them; as many as matched, not bounded by the queue.
-    pub retained: VecDeque<Publish>,
+    pub retained: VecDeque<Delivery>,
     /// QoS 1 and 2 messages sent and not yet acknowledged.
     pub inflight: Inflight,
     /// QoS 2 packet ids received and routed, until the client's PUBREL: a
@@ -27,7 +27,7 @@ pub struct SessionState {
 }
 
 impl SessionState {
-    pub fn new(outbound: mpsc::Receiver<Publish>, max_inflight: usize) -> Self {
+    pub fn new(outbound: mpsc::Receiver<Delivery>, max_inflight: usize) -> Self {
         SessionState {
             outbound,
             retained: VecDeque::new(),

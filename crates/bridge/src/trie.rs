@@ -3,8 +3,33 @@
 use mqtt_proto::QoS;
 use std::collections::HashMap;
 
-/// Identifies one live session inside the bridge.
+/// Identifies one session inside the bridge.
 pub type SessionKey = u64;
+
+/// What a session asked for with one subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubOptions {
+    /// The QoS granted: messages are delivered at most at this QoS.
+    pub qos: QoS,
+    /// 5.0: not sent the session's own messages.
+    pub no_local: bool,
+    /// 5.0: live messages keep the RETAIN flag they were published with.
+    pub retain_as_published: bool,
+    /// 5.0 Subscription Identifier, sent with each message this subscription delivers.
+    pub id: Option<u32>,
+}
+
+impl SubOptions {
+    /// A 3.1.1 subscription: only a QoS.
+    pub fn qos(qos: QoS) -> Self {
+        SubOptions {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            id: None,
+        }
+    }
+}
 
 /// Topic filters stored level by level, so a publish visits only the branches
 /// its topic can match (exact level, `+`, `#`) instead of every subscription.
@@ -17,7 +42,7 @@ pub struct SubscriptionTrie {
 #[derive(Debug, Default)]
 struct Node {
     children: HashMap<Box<str>, Node>,
-    subscribers: HashMap<SessionKey, QoS>,
+    subscribers: HashMap<SessionKey, SubOptions>,
 }
 
 impl Node {
@@ -36,15 +61,18 @@ impl SubscriptionTrie {
         self.len == 0
     }
 
-    /// Adds or replaces `session`'s subscription to a validated `filter`.
-    pub fn insert(&mut self, filter: &str, session: SessionKey, qos: QoS) {
+    /// Adds or replaces `session`'s subscription to a validated `filter`;
+    /// returns whether it is new.
+    pub fn insert(&mut self, filter: &str, session: SessionKey, options: SubOptions) -> bool {
         let mut node = &mut self.root;
         for level in filter.split('/') {
             node = node.children.entry(level.into()).or_default();
         }
-        if node.subscribers.insert(session, qos).is_none() {
+        let new = node.subscribers.insert(session, options).is_none();
+        if new {
             self.len += 1;
         }
+        new
     }
 
     /// Removes `session`'s subscription to `filter`; returns whether it existed.
@@ -74,7 +102,7 @@ impl SubscriptionTrie {
 
     /// Calls `visit` for every subscription matching topic `name`, once per
     /// matching filter (a session with overlapping filters is visited more than once).
-    pub fn for_each_match(&self, name: &str, mut visit: impl FnMut(SessionKey, QoS)) {
+    pub fn for_each_match(&self, name: &str, mut visit: impl FnMut(SessionKey, &SubOptions)) {
         let levels: Vec<&str> = name.split('/').collect();
         let dollar = name.starts_with('$');
         Self::match_at(&self.root, &levels, !dollar, &mut visit);
@@ -84,16 +112,16 @@ impl SubscriptionTrie {
         node: &Node,
         levels: &[&str],
         wildcards_allowed: bool,
-        visit: &mut impl FnMut(SessionKey, QoS),
+        visit: &mut impl FnMut(SessionKey, &SubOptions),
     ) {
         if wildcards_allowed {
             // "#" matches this level and everything below, including nothing ("a/#" matches "a").
             if let Some(hash) = node.children.get("#") {
-                hash.subscribers.iter().for_each(|(&k, &q)| visit(k, q));
+                hash.subscribers.iter().for_each(|(&k, o)| visit(k, o));
             }
         }
         let Some((first, rest)) = levels.split_first() else {
-            node.subscribers.iter().for_each(|(&k, &q)| visit(k, q));
+            node.subscribers.iter().for_each(|(&k, o)| visit(k, o));
             return;
         };
         if let Some(child) = node.children.get(*first) {
@@ -157,7 +185,7 @@ mod tests {
     fn agrees_with_filter_matches() {
         let mut trie = SubscriptionTrie::default();
         for (i, f) in FILTERS.iter().enumerate() {
-            trie.insert(f, i as SessionKey, QoS::AtMostOnce);
+            trie.insert(f, i as SessionKey, SubOptions::qos(QoS::AtMostOnce));
         }
         for topic in TOPICS {
             let expected: Vec<SessionKey> = FILTERS
@@ -173,9 +201,9 @@ mod tests {
     #[test]
     fn remove_prunes_and_counts() {
         let mut trie = SubscriptionTrie::default();
-        trie.insert("a/+/c", 1, QoS::AtMostOnce);
-        trie.insert("a/+/c", 1, QoS::AtLeastOnce);
-        trie.insert("a/b", 2, QoS::AtMostOnce);
+        assert!(trie.insert("a/+/c", 1, SubOptions::qos(QoS::AtMostOnce)));
+        assert!(!trie.insert("a/+/c", 1, SubOptions::qos(QoS::AtLeastOnce)));
+        assert!(trie.insert("a/b", 2, SubOptions::qos(QoS::AtMostOnce)));
         assert_eq!(trie.len(), 2);
         assert!(!trie.remove("a/+/c", 2));
         assert!(trie.remove("a/+/c", 1));

@@ -140,14 +140,15 @@ async fn protocol_violations_close_only_the_offender() {
     assert_eq!(v6.recv_exact(4).await, [0x20, 0x02, 0x00, 0x01]);
     assert!(v6.closed_by_peer().await);
 
-    // MQTT 5.0, not served yet, is refused in 5.0's own CONNACK: 0x84, no properties.
-    let mut v5 = RawClient::tcp(bridge.tcp).await;
-    v5.send(&[
-        0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-    ])
-    .await;
-    assert_eq!(v5.recv_exact(5).await, [0x20, 0x03, 0x00, 0x84, 0x00]);
-    assert!(v5.closed_by_peer().await);
+    // A 3.1.1 client may not leave its id empty with clean session 0: 0x02.
+    let mut anonymous = RawClient::tcp(bridge.tcp).await;
+    anonymous
+        .send(&[
+            0x10, 0x0C, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ])
+        .await;
+    assert_eq!(anonymous.recv_exact(4).await, [0x20, 0x02, 0x00, 0x02]);
+    assert!(anonymous.closed_by_peer().await);
 
     // PUBLISH before CONNECT.
     let mut early = RawClient::tcp(bridge.tcp).await;

@@ -1,0 +1,251 @@
+//! One client connection: the CONNECT handshake, then packets in, routed
+//! messages out and keepalive, until either side ends it.
+//!
+//! - [`inbound`]: what each packet from the client does.
+//! - [`outbound`]: routed messages on their way out (expiry, size, aliases, window).
+//! - [`ending`]: DISCONNECT from our side, the Will, and how long the session stays.
+
+mod ending;
+mod inbound;
+mod outbound;
+
+use crate::connection::{Connection, ConnectionError};
+use crate::handshake::{self, Agreed, ServerLimits};
+use crate::router::Router;
+use crate::session_state::SessionState;
+use crate::topic_alias::{InboundAliases, OutboundAliases};
+use crate::trie::SessionKey;
+use mqtt_proto::{ConnAck, Packet, Publish, ReasonCode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Messages written per wake-up, so one busy session cannot starve reads.
+const WRITE_BATCH: usize = 64;
+
+static ASSIGNED_IDS: AtomicU64 = AtomicU64::new(1);
+
+pub struct SessionSettings {
+    pub connect_timeout: Duration,
+    pub limits: ServerLimits,
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+enum End {
+    /// The client sent DISCONNECT; `with_will` for 5.0 reason 0x04.
+    Disconnected {
+        with_will: bool,
+    },
+    PeerClosed,
+    TakenOver,
+    Shutdown,
+    KeepAliveExpired,
+    Error(ConnectionError),
+    /// The client broke a rule only the bridge can check (a 5.0 limit it was told).
+    Violation(ReasonCode, &'static str),
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Disconnected { .. } => f.write_str("client sent DISCONNECT"),
+            End::PeerClosed => f.write_str("connection closed without DISCONNECT"),
+            End::TakenOver => f.write_str("another connection took over the client id"),
+            End::Shutdown => f.write_str("bridge shutting down"),
+            End::KeepAliveExpired => f.write_str("keepalive expired"),
+            End::Error(e) => write!(f, "{e}"),
+            End::Violation(code, why) => write!(f, "{why} ({code:?})"),
+        }
+    }
+}
+
+pub async fn run(
+    mut conn: Connection,
+    peer: String,
+    router: Arc<Router>,
+    settings: Arc<SessionSettings>,
+    shutdown: CancellationToken,
+) {
+    let connect = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        first = timeout(settings.connect_timeout, conn.read_packet()) => first,
+    };
+    let connect = match connect {
+        Ok(Ok(Some(Packet::Connect(c)))) => c,
+        Ok(Ok(Some(other))) => {
+            tracing::info!(%peer, packet = ?other.packet_type(), "first packet is not CONNECT; closing");
+            return conn.close().await;
+        }
+        Ok(Ok(None)) => return,
+        Ok(Err(ConnectionError::Protocol(e))) => {
+            tracing::info!(%peer, error = %e, "bad CONNECT; closing");
+            if e.needs_connack() {
+                let _ = conn.write_packet(&refusal(e.connack_code())).await;
+            }
+            return conn.close().await;
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "connection failed before CONNECT");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "no CONNECT within {:?}; closing", settings.connect_timeout);
+            return conn.close().await;
+        }
+    };
+    conn.set_version(connect.protocol);
+    let assign = || format!("auto-{}", ASSIGNED_IDS.fetch_add(1, Ordering::Relaxed));
+    let agreed = match handshake::agree(&connect, &settings.limits, assign) {
+        Ok(agreed) => agreed,
+        Err(code) => {
+            tracing::info!(%peer, ?code, "CONNECT refused");
+            let _ = conn.write_packet(&refusal(code)).await;
+            return conn.close().await;
+        }
+    };
+    let registration = router.register(&agreed.client_id, agreed.clean_start);
+    let (key, connection) = (registration.key, registration.connection);
+    // A connection being taken over lets go of the session once it has
+    // stopped; one stuck writing to a client that stopped reading gets as long
+    // as a CONNECT does.
+    let locked = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        state = timeout(settings.connect_timeout, registration.state.lock_owned()) => state.ok(),
+    };
+    let Some(mut state) = locked else {
+        tracing::warn!(%peer, client_id = agreed.client_id, "previous connection did not release the session in time");
+        router.detach(key, connection, agreed.expiry);
+        let _ = conn
+            .write_packet(&refusal(ReasonCode::ServerUnavailable))
+            .await;
+        return conn.close().await;
+    };
+    state.inflight.set_max(usize::from(agreed.outbound_window));
+    // A resumed session first sends again what the client has not acknowledged.
+    let resent = state.inflight.resend();
+    let connack = handshake::accepting_connack(&agreed, &settings.limits, registration.resumed);
+    let mut session = Session {
+        conn,
+        router,
+        key,
+        state,
+        inbound_aliases: InboundAliases::new(settings.limits.topic_alias_maximum),
+        outbound_aliases: OutboundAliases::new(agreed.client_topic_alias_maximum),
+        receive_maximum: settings.limits.receive_maximum,
+        agreed,
+    };
+    let accepted = Packet::ConnAck(connack);
+    if let Err(e) = session
+        .conn
+        .write_packets(std::iter::once(&accepted).chain(&resent))
+        .await
+    {
+        tracing::debug!(%peer, error = %e, "could not send CONNACK");
+        return session
+            .finish(End::Error(e), None, connection, &shutdown)
+            .await;
+    }
+    tracing::info!(
+        %peer,
+        transport = session.conn.kind(),
+        version = ?session.agreed.version,
+        client_id = session.agreed.client_id,
+        resumed = registration.resumed,
+        resent = resent.len(),
+        "client connected"
+    );
+    let end = session.serve(&registration.taken_over, &shutdown).await;
+    tracing::info!(%peer, client_id = session.agreed.client_id, reason = %end, "client disconnected");
+    session
+        .finish(end, connect.will, connection, &shutdown)
+        .await;
+}
+
+/// A CONNACK refusing the connection (written in the client's version).
+fn refusal(code: ReasonCode) -> Packet {
+    Packet::ConnAck(ConnAck::new(code, false))
+}
+
+struct Session {
+    conn: Connection,
+    router: Arc<Router>,
+    key: SessionKey,
+    state: OwnedMutexGuard<SessionState>,
+    agreed: Agreed,
+    inbound_aliases: InboundAliases,
+    outbound_aliases: OutboundAliases,
+    /// QoS 2 messages the client may have awaiting PUBREL (ours, announced).
+    receive_maximum: u16,
+}
+
+impl Session {
+    async fn serve(&mut self, taken_over: &CancellationToken, shutdown: &CancellationToken) -> End {
+        // MQTT-3.1.2-24: one and a half keepalive periods without a packet ends it.
+        let keep_alive = self.agreed.keep_alive;
+        let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        let mut deadline = grace.map(|g| Instant::now() + g);
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
+        loop {
+            // QoS 1/2 messages wait while the in-flight window is full (and
+            // everything queued behind them, to keep the order).
+            let room = self.state.inflight.room().min(WRITE_BATCH);
+            let retained_due = room > 0 && !self.state.retained.is_empty();
+            tokio::select! {
+                _ = shutdown.cancelled() => return End::Shutdown,
+                _ = taken_over.cancelled() => return End::TakenOver,
+                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    return End::KeepAliveExpired;
+                }
+                received = self.conn.read_packet() => {
+                    let packet = match received {
+                        Ok(Some(p)) => p,
+                        Ok(None) => return End::PeerClosed,
+                        Err(e) => return End::Error(e),
+                    };
+                    deadline = grace.map(|g| Instant::now() + g);
+                    if let Some(end) = self.handle(packet).await {
+                        return end;
+                    }
+                }
+                _ = std::future::ready(()), if retained_due => {
+                    if let Err(e) = self.send_retained().await {
+                        return End::Error(e);
+                    }
+                }
+                n = self.state.outbound.recv_many(&mut batch, room), if room > 0 && !retained_due => {
+                    if n == 0 {
+                        // The router dropped the session: a clean takeover.
+                        return End::TakenOver;
+                    }
+                    let due = std::mem::take(&mut batch);
+                    if let Err(e) = self.send(due).await {
+                        return End::Error(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_v5(&self) -> bool {
+        self.agreed.version.is_v5()
+    }
+}
+
+/// A Will or message as this bridge publishes it on a client's behalf.
+fn publish_of_will(will: mqtt_proto::LastWill) -> Publish {
+    let mut publish = Publish::new(&will.topic, will.payload);
+    publish.qos = will.qos;
+    publish.retain = will.retain;
+    // Will Delay Interval is about when, not part of the message.
+    publish.properties = will
+        .properties
+        .iter()
+        .filter(|p| !matches!(p, mqtt_proto::Property::WillDelayInterval(_)))
+        .cloned()
+        .collect();
+    publish
+}

@@ -1,0 +1,88 @@
+//! Routed messages on their way to the client.
+
+use super::{Session, WRITE_BATCH};
+use crate::connection::ConnectionError;
+use crate::router::Delivery;
+use mqtt_proto::{Packet, Property};
+use std::time::Instant;
+
+impl Session {
+    /// Sends routed messages. Each that expired on the way is dropped, and
+    /// so is each the client said is too large for it (MQTT-3.1.2-25); the
+    /// rest get the time they have left, packet ids (QoS 1/2) and topic aliases.
+    pub(super) async fn send(&mut self, deliveries: Vec<Delivery>) -> Result<(), ConnectionError> {
+        let now = Instant::now();
+        let version = self.agreed.version;
+        let mut packets = Vec::with_capacity(deliveries.len());
+        for Delivery {
+            mut publish,
+            expires_at,
+        } in deliveries
+        {
+            if let Some(at) = expires_at {
+                let Some(left) = at.checked_duration_since(now).filter(|d| !d.is_zero()) else {
+                    tracing::debug!(
+                        topic = publish.topic(),
+                        "message expired before delivery; dropped"
+                    );
+                    continue;
+                };
+                // What is left, rounded up: a message never lives longer than it was given.
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                set_expiry(
+                    &mut publish.properties,
+                    secs.min(u64::from(u32::MAX)) as u32,
+                );
+            }
+            if let Some(max) = self.agreed.client_max_packet_size {
+                // With a packet id (2 bytes) whatever its QoS: an upper bound.
+                let size = Packet::Publish(publish.clone())
+                    .encoded_len(version)
+                    .unwrap_or(usize::MAX)
+                    + 2;
+                if size > max as usize {
+                    tracing::debug!(
+                        topic = publish.topic(),
+                        size,
+                        max,
+                        "message larger than the client accepts; dropped"
+                    );
+                    continue;
+                }
+            }
+            // The window keeps the message as sent before its topic is
+            // aliased: aliases do not survive a reconnect, resends must not use one.
+            let mut publish = self.state.inflight.send(publish);
+            if version.is_v5() {
+                self.outbound_aliases.apply(&mut publish);
+            }
+            packets.push(Packet::Publish(publish));
+        }
+        self.conn.write_packets(&packets).await
+    }
+}
+
+impl Session {
+    /// Retained messages owed to new subscriptions, as many as the window
+    /// has room for (QoS 0 ones take none, but count towards the batch).
+    pub(super) async fn send_retained(&mut self) -> Result<(), ConnectionError> {
+        let room = self.state.inflight.room().min(WRITE_BATCH);
+        let due: Vec<_> = (0..room)
+            .map_while(|_| self.state.retained.pop_front())
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        self.send(due).await
+    }
+}
+
+/// Replaces the Message Expiry Interval in `properties`.
+fn set_expiry(properties: &mut mqtt_proto::Properties, secs: u32) {
+    *properties = properties
+        .iter()
+        .filter(|p| !matches!(p, Property::MessageExpiryInterval(_)))
+        .cloned()
+        .chain([Property::MessageExpiryInterval(secs)])
+        .collect();
+}
