@@ -1,8 +1,10 @@
 //! Framing: whole MQTT packets over a [`Transport`].
 
+use crate::stats::TrafficStats;
 use crate::transport::{Transport, TransportError};
 use bytes::BytesMut;
 use mqtt_proto::{Packet, ProtocolVersion, StreamDecoder};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -20,12 +22,15 @@ pub struct Connection {
     transport: Transport,
     decoder: StreamDecoder,
     encode_buf: BytesMut,
+    stats: Arc<TrafficStats>,
 }
 
 impl Connection {
-    pub fn new(transport: Transport, max_packet_size: usize) -> Self {
+    pub fn new(transport: Transport, max_packet_size: usize, stats: Arc<TrafficStats>) -> Self {
+        TrafficStats::add(&stats.connections, 1);
         Connection {
             transport,
+            stats,
             // CONNECT decodes the same in every version; the session sets the
             // version it names before anything else is read.
             decoder: StreamDecoder::new(max_packet_size, ProtocolVersion::V311),
@@ -47,14 +52,20 @@ impl Connection {
     pub async fn read_packet(&mut self) -> Result<Option<Packet>, ConnectionError> {
         loop {
             if let Some(packet) = self.decoder.next_packet()? {
+                TrafficStats::add(&self.stats.messages_received, 1);
+                if let Packet::Publish(_) = packet {
+                    TrafficStats::add(&self.stats.publish_received, 1);
+                }
                 return Ok(Some(packet));
             }
-            if self.transport.read_into(self.decoder.buffer_mut()).await? == 0 {
+            let n = self.transport.read_into(self.decoder.buffer_mut()).await?;
+            if n == 0 {
                 return match self.decoder.buffered() {
                     0 => Ok(None),
                     _ => Err(ConnectionError::ClosedMidPacket),
                 };
             }
+            TrafficStats::add(&self.stats.bytes_received, n as u64);
         }
     }
 
@@ -63,12 +74,18 @@ impl Connection {
         &mut self,
         packets: impl IntoIterator<Item = &Packet>,
     ) -> Result<(), ConnectionError> {
+        let (mut count, mut publishes) = (0, 0);
         for packet in packets {
             packet.write(&mut self.encode_buf, self.decoder.version())?;
+            count += 1;
+            publishes += u64::from(matches!(packet, Packet::Publish(_)));
         }
         if self.encode_buf.is_empty() {
             return Ok(());
         }
+        TrafficStats::add(&self.stats.messages_sent, count);
+        TrafficStats::add(&self.stats.publish_sent, publishes);
+        TrafficStats::add(&self.stats.bytes_sent, self.encode_buf.len() as u64);
         let bytes = self.encode_buf.split().freeze();
         self.transport.write(bytes).await?;
         Ok(())

@@ -1,7 +1,7 @@
 //! The bridge: the MQTT broker devices (over TCP) and browsers (over
 //! WebSocket) meet at.
 //!
-//! Map of the crate, in the order bytes flow:
+//! Map of the crate, in the order bytes flow ([`config`] is the TOML file):
 //! - [`listener`]: TCP and WebSocket accept loops; the WebSocket upgrade checks
 //!   the path and negotiates the `mqtt` subprotocol.
 //! - [`transport`]: one byte-stream type over both kinds of socket.
@@ -12,6 +12,7 @@
 //! - [`router`]: sessions (connected or kept offline), their subscriptions,
 //!   fan-out to bounded queues.
 //! - [`trie`]: the subscription index the router matches topics against.
+//! - [`stats`], [`sys`]: traffic counters and the `$SYS/broker/...` topics.
 //! - [`retain`]: the last retained message per topic.
 //! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
 //!
@@ -20,6 +21,7 @@
 //! finished, or [`SHUTDOWN_GRACE`] has passed (a session stuck writing to a
 //! client that stopped reading must not hold the process).
 
+pub mod config;
 pub mod connection;
 pub mod demo;
 pub mod handshake;
@@ -29,6 +31,8 @@ pub mod retain;
 pub mod router;
 pub mod session;
 pub mod session_state;
+pub mod stats;
+pub mod sys;
 pub mod topic_alias;
 pub mod transport;
 pub mod trie;
@@ -38,6 +42,7 @@ use handshake::ServerLimits;
 use listener::Shared;
 use router::{Router, SessionLimits};
 use session::SessionSettings;
+use stats::TrafficStats;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +78,8 @@ pub struct Config {
     pub max_retained: usize,
     /// Time a new connection has to send CONNECT.
     pub connect_timeout: Duration,
+    /// How often `$SYS` topics are published; zero turns them off.
+    pub sys_interval: Duration,
 }
 
 impl Default for Config {
@@ -89,6 +96,7 @@ impl Default for Config {
             max_keep_alive: 0,
             max_retained: 100_000,
             connect_timeout: Duration::from_secs(10),
+            sys_interval: Duration::from_secs(10),
         }
     }
 }
@@ -138,6 +146,15 @@ impl Bridge {
     /// and demo device to finish.
     pub async fn run(self, shutdown: CancellationToken) {
         let tasks = TaskTracker::new();
+        let traffic = Arc::new(TrafficStats::default());
+        if !self.config.sys_interval.is_zero() {
+            tasks.spawn(sys::run(
+                self.router.clone(),
+                traffic.clone(),
+                self.config.sys_interval,
+                shutdown.clone(),
+            ));
+        }
         let shared = Shared {
             router: self.router.clone(),
             settings: Arc::new(SessionSettings {
@@ -151,6 +168,7 @@ impl Bridge {
                 },
             }),
             max_packet_size: self.config.max_packet_size,
+            traffic: traffic.clone(),
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
         };

@@ -3,6 +3,7 @@
 use crate::connection::Connection;
 use crate::router::Router;
 use crate::session::{self, SessionSettings};
+use crate::stats::TrafficStats;
 use crate::transport::Transport;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub struct Shared {
     pub router: Arc<Router>,
     pub settings: Arc<SessionSettings>,
     pub max_packet_size: usize,
+    pub traffic: Arc<TrafficStats>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
 }
@@ -53,7 +55,11 @@ async fn next_socket(listener: &TcpListener, shared: &Shared) -> Option<(TcpStre
 
 pub async fn accept_tcp(listener: TcpListener, shared: Shared) {
     while let Some((stream, peer)) = next_socket(&listener, &shared).await {
-        let conn = Connection::new(Transport::Tcp(stream), shared.max_packet_size);
+        let conn = Connection::new(
+            Transport::Tcp(stream),
+            shared.max_packet_size,
+            shared.traffic.clone(),
+        );
         let s = shared.clone();
         shared
             .tasks
@@ -74,7 +80,7 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared) {
             match ws {
                 Ok(Ok(ws)) => {
                     let transport = Transport::WebSocket(Box::new(ws));
-                    let conn = Connection::new(transport, s.max_packet_size);
+                    let conn = Connection::new(transport, s.max_packet_size, s.traffic.clone());
                     session::run(conn, peer, s.router, s.settings, s.shutdown).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "WebSocket upgrade refused"),

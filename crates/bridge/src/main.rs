@@ -1,42 +1,87 @@
 use anyhow::Context;
+use bridge::config::FileConfig;
 use bridge::{Bridge, Config};
 use clap::Parser;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// MQTT broker for a site's sensor network: devices connect over TCP,
-/// browsers over WebSocket at /mqtt.
+/// browsers over WebSocket at /mqtt. MQTT 3.1, 3.1.1 and 5.0 on both.
+///
+/// Settings come from the defaults, then the --config file, then flags.
+/// The file's keys: tcp, ws, demo, log, sys_interval, max_packet_size,
+/// max_queued_messages, max_inflight_messages, receive_maximum,
+/// topic_alias_maximum, max_keepalive, max_retained_messages, connect_timeout
+/// (see the README for what each does and its default).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
-    /// Address of the MQTT/TCP listener (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:1883")]
-    tcp: SocketAddr,
-    /// Address of the MQTT-over-WebSocket listener, served at path /mqtt.
-    #[arg(long, default_value = "127.0.0.1:9001")]
-    ws: SocketAddr,
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address of the MQTT/TCP listener (port 0 picks a free port)
+    /// [default: 127.0.0.1:1883].
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<SocketAddr>,
+    /// Address of the MQTT-over-WebSocket listener, served at path /mqtt
+    /// [default: 127.0.0.1:9001].
+    #[arg(long, value_name = "ADDR")]
+    ws: Option<SocketAddr>,
     /// Start three simulated sensor devices that publish temperature and moisture.
     #[arg(long)]
     demo: bool,
+    /// Log level (error, warn, info, debug, trace) or a tracing filter such as
+    /// "bridge=debug"; RUST_LOG is used when neither this nor the file sets one
+    /// [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    log: Option<String>,
+    /// Seconds between $SYS/broker/... updates; 0 turns them off [default: 10].
+    #[arg(long, value_name = "SECS")]
+    sys_interval: Option<u64>,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes on one line, without a backtrace: a bad
+            // setting is the user's to fix, not a bug.
+            eprintln!("bridge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = match &cli.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let log = cli.log.clone().or(file.log.clone());
+    let filter = match &log {
+        Some(level) => tracing_subscriber::EnvFilter::try_new(level)
+            .with_context(|| format!("--log {level:?} is not a log level or filter"))?,
+        None => {
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .init();
-    let config = Config {
-        tcp: cli.tcp,
-        ws: cli.ws,
-        demo: cli.demo,
-        ..Config::default()
-    };
+    let mut config = file.apply(Config::default());
+    config.tcp = cli.tcp.unwrap_or(config.tcp);
+    config.ws = cli.ws.unwrap_or(config.ws);
+    config.demo |= cli.demo;
+    if let Some(secs) = cli.sys_interval {
+        config.sys_interval = Duration::from_secs(secs);
+    }
     let bridge = Bridge::bind(config).await?;
     // The first stdout line is the contract scripts and tests read bound ports from.
     let mut stdout = std::io::stdout();

@@ -1,0 +1,216 @@
+//! The TOML configuration file: every setting the bridge has, each checked
+//! with a message naming the key. Command-line flags override the file.
+
+use crate::Config;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The file's keys, all optional (defaults are [`Config::default`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// MQTT/TCP listener address.
+    pub tcp: Option<SocketAddr>,
+    /// MQTT-over-WebSocket listener address (path /mqtt).
+    pub ws: Option<SocketAddr>,
+    /// Start the simulated sensor devices.
+    pub demo: Option<bool>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive.
+    pub log: Option<String>,
+    /// Seconds between `$SYS` updates; 0 turns them off.
+    pub sys_interval: Option<u64>,
+    /// Largest packet accepted, in bytes.
+    pub max_packet_size: Option<u32>,
+    /// Messages queued per session before new ones for it are dropped.
+    pub max_queued_messages: Option<usize>,
+    /// QoS 1/2 messages sent to a client and not yet acknowledged.
+    pub max_inflight_messages: Option<u16>,
+    /// QoS 2 messages a client may have in flight towards the bridge.
+    pub receive_maximum: Option<u16>,
+    /// Topic aliases a 5.0 client may define.
+    pub topic_alias_maximum: Option<u16>,
+    /// Longest keepalive allowed, in seconds; 0 allows any.
+    pub max_keepalive: Option<u16>,
+    /// Topics with a retained message.
+    pub max_retained_messages: Option<usize>,
+    /// Seconds a new connection has to send CONNECT.
+    pub connect_timeout: Option<u64>,
+}
+
+/// A configuration file that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {key}: {problem}")]
+    Invalid {
+        path: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses and checks `text`; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<FileConfig, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            // toml's message names the key and shows the line.
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        file.check(path)?;
+        Ok(file)
+    }
+
+    fn check(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            problem,
+        };
+        if let Some(n) = self.max_packet_size {
+            if !(64..=mqtt_proto::MAX_POSSIBLE_PACKET_SIZE as u32).contains(&n) {
+                return Err(invalid(
+                    "max_packet_size",
+                    format!("must be between 64 and 268435460 bytes, not {n}"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("max_inflight_messages", self.max_inflight_messages),
+            ("receive_maximum", self.receive_maximum),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(key, "must be at least 1".to_owned()));
+            }
+        }
+        for (key, value) in [
+            ("max_queued_messages", self.max_queued_messages),
+            ("max_retained_messages", self.max_retained_messages),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(key, "must be at least 1".to_owned()));
+            }
+        }
+        if self.connect_timeout == Some(0) {
+            return Err(invalid(
+                "connect_timeout",
+                "must be at least 1 second".to_owned(),
+            ));
+        }
+        if let Some(level) = &self.log {
+            if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+                return Err(invalid(
+                    "log",
+                    format!("{level:?} is not a log level or filter"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `base` with this file's settings applied.
+    pub fn apply(&self, mut base: Config) -> Config {
+        let secs = Duration::from_secs;
+        base.tcp = self.tcp.unwrap_or(base.tcp);
+        base.ws = self.ws.unwrap_or(base.ws);
+        base.demo = self.demo.unwrap_or(base.demo);
+        base.sys_interval = self.sys_interval.map(secs).unwrap_or(base.sys_interval);
+        base.max_packet_size = self
+            .max_packet_size
+            .map_or(base.max_packet_size, |n| n as usize);
+        base.outbound_queue = self.max_queued_messages.unwrap_or(base.outbound_queue);
+        base.max_inflight = self.max_inflight_messages.unwrap_or(base.max_inflight);
+        base.receive_maximum = self.receive_maximum.unwrap_or(base.receive_maximum);
+        base.topic_alias_maximum = self.topic_alias_maximum.unwrap_or(base.topic_alias_maximum);
+        base.max_keep_alive = self.max_keepalive.unwrap_or(base.max_keep_alive);
+        base.max_retained = self.max_retained_messages.unwrap_or(base.max_retained);
+        base.connect_timeout = self
+            .connect_timeout
+            .map(secs)
+            .unwrap_or(base.connect_timeout);
+        base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_applies() {
+        let file = FileConfig::parse(
+            r#"
+            tcp = "0.0.0.0:1884"
+            demo = true
+            log = "debug"
+            sys_interval = 0
+            max_packet_size = 65536
+            max_inflight_messages = 10
+            max_keepalive = 120
+            "#,
+            "t.toml",
+        )
+        .expect("valid");
+        let config = file.apply(Config::default());
+        assert_eq!(config.tcp, "0.0.0.0:1884".parse().expect("addr"));
+        assert!(config.demo);
+        assert!(config.sys_interval.is_zero());
+        assert_eq!(
+            (
+                config.max_packet_size,
+                config.max_inflight,
+                config.max_keep_alive
+            ),
+            (65536, 10, 120)
+        );
+        assert_eq!(
+            config.ws,
+            Config::default().ws,
+            "unset keys keep their defaults"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = |text| {
+            FileConfig::parse(text, "bridge.toml")
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(
+            err("max_inflight = 3").contains("unknown field `max_inflight`"),
+            "{}",
+            err("max_inflight = 3")
+        );
+        assert_eq!(
+            err("receive_maximum = 0"),
+            "bridge.toml: receive_maximum: must be at least 1"
+        );
+        assert!(err("max_packet_size = 10")
+            .starts_with("bridge.toml: max_packet_size: must be between"));
+        assert!(
+            err("tcp = \"nowhere\"").contains("tcp"),
+            "{}",
+            err("tcp = \"nowhere\"")
+        );
+        assert!(err("demo = 3").contains("demo"));
+        assert!(err("log = \"loud[\"").starts_with("bridge.toml: log:"));
+    }
+}
