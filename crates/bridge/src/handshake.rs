@@ -134,7 +134,8 @@ pub fn agree(
 }
 
 /// The CONNACK accepting `agreed`: for 5.0 with what the client must know
-/// about us (shared subscriptions are not offered).
+/// about us (what is not said is available: retain, wildcards, subscription
+/// identifiers, shared subscriptions, QoS 2).
 pub fn accepting_connack(agreed: &Agreed, limits: &ServerLimits, session_present: bool) -> ConnAck {
     let mut ack = ConnAck::new(ReasonCode::Success, session_present);
     if !agreed.version.is_v5() {
@@ -143,8 +144,7 @@ pub fn accepting_connack(agreed: &Agreed, limits: &ServerLimits, session_present
     let mut props = Properties::new()
         .with(Property::ReceiveMaximum(limits.receive_maximum))
         .with(Property::MaximumPacketSize(limits.max_packet_size))
-        .with(Property::TopicAliasMaximum(limits.topic_alias_maximum))
-        .with(Property::SharedSubscriptionAvailable(0));
+        .with(Property::TopicAliasMaximum(limits.topic_alias_maximum));
     if agreed.assigned_id {
         props.push(Property::AssignedClientIdentifier(
             agreed.client_id.clone().into(),

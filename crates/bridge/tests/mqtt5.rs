@@ -45,7 +45,6 @@ async fn connack_tells_the_limits_and_assigns_an_id() {
         Property::ReceiveMaximum(64),
         Property::TopicAliasMaximum(32),
         Property::MaximumPacketSize(1 << 20),
-        Property::SharedSubscriptionAvailable(0),
     ] {
         assert!(
             ack.properties.iter().any(|p| *p == expected),
@@ -386,5 +385,57 @@ async fn the_will_waits_its_delay_and_is_cancelled_by_a_return() {
     .await;
     let will = next_publish(&mut watcher).await;
     assert_eq!(will.topic(), "wills/blinker");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_shared_subscription_hands_each_message_to_one_member_in_turn() {
+    let bridge = RunningBridge::start(&[]).await;
+    let mut retained = Publish::new("jobs/old", b"r");
+    retained.retain = true;
+    let mut publisher = v5(bridge.tcp, "dispatcher").await;
+    publisher.send(&Packet::Publish(retained)).await;
+    publisher.ping().await;
+    let mut workers = Vec::new();
+    for id in ["w1", "w2", "w3"] {
+        let mut w = v5(bridge.tcp, id).await;
+        w.subscribe(1, "$share/pool/jobs/+", QoS::AtLeastOnce).await;
+        workers.push(w);
+    }
+    // A 3.1.1 client may join the group too.
+    let (mut old, _) = MqttClient::connect(bridge.tcp, "w4", true).await;
+    old.subscribe(1, "$share/pool/jobs/+", QoS::AtMostOnce)
+        .await;
+    workers.push(old);
+    let mut auditor = v5(bridge.tcp, "auditor").await;
+    auditor.subscribe(1, "jobs/#", QoS::AtMostOnce).await;
+    let _ = next_publish(&mut auditor).await; // its retained message
+    for i in 0..8u16 {
+        publisher
+            .publish(
+                "jobs/new",
+                format!("{i}").as_bytes(),
+                QoS::AtLeastOnce,
+                i + 1,
+            )
+            .await;
+    }
+    for w in &mut workers {
+        let mut got = Vec::new();
+        while let Some(Packet::Publish(p)) = w.next_within(QUIET).await {
+            assert!(!p.retain, "no retained messages for a shared subscription");
+            if let Some(id) = p.packet_id {
+                w.send(&Packet::PubAck(Ack::new(id))).await;
+            }
+            got.push(p.payload().to_vec());
+        }
+        assert_eq!(got.len(), 2, "8 jobs over 4 members: 2 each");
+    }
+    for i in 0..8 {
+        assert_eq!(
+            next_publish(&mut auditor).await.payload(),
+            format!("{i}").as_bytes()
+        );
+    }
     bridge.stop().await;
 }

@@ -137,14 +137,9 @@ impl Session {
         });
         let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
         for s in &subscribe.subscriptions {
-            if topic::parse_shared(&s.filter).is_some() {
-                reason_codes.push(if self.is_v5() {
-                    ReasonCode::SharedSubscriptionsNotSupported
-                } else {
-                    ReasonCode::UnspecifiedError
-                });
-                continue;
-            }
+            // Retained messages are not sent for a shared subscription
+            // (MQTT 5.0 section 4.8.2): the group's members would all get them.
+            let shared = topic::parse_shared(&s.filter).is_some();
             let options = SubOptions {
                 qos: s.qos,
                 no_local: s.no_local,
@@ -153,11 +148,12 @@ impl Session {
             };
             let new = self.router.subscribe(self.key, &s.filter, options);
             reason_codes.push(ReasonCode::granted(s.qos));
-            let wants_retained = match s.retain_handling {
-                RetainHandling::SendOnSubscribe => true,
-                RetainHandling::SendIfNewSubscription => new,
-                RetainHandling::DoNotSend => false,
-            };
+            let wants_retained = !shared
+                && match s.retain_handling {
+                    RetainHandling::SendOnSubscribe => true,
+                    RetainHandling::SendIfNewSubscription => new,
+                    RetainHandling::DoNotSend => false,
+                };
             if wants_retained {
                 // Sent after the SUBACK, through the in-flight window like any
                 // QoS 1/2 message, so their acknowledgements are expected.

@@ -229,10 +229,6 @@ impl Session {
             }
         }
     }
-
-    fn is_v5(&self) -> bool {
-        self.agreed.version.is_v5()
-    }
 }
 
 /// A Will or message as this bridge publishes it on a client's behalf.
