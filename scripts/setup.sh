@@ -17,6 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${MQTT_DASHBOARD_TOOLS:-$HOME/.cache/mqtt-dashboard-tools}
 trunk_version=0.21.14
 binaryen_version=132
+paho_version=2.1.0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -78,6 +79,17 @@ ensure_wasm_target
 ensure_trunk
 ensure_wasm_bindgen
 ensure_wasm_opt
+# paho-mqtt, the Python client the interop tests drive, in its own virtualenv.
+ensure_paho() {
+  "$tools/venv/bin/python" -c "import paho.mqtt, sys; sys.exit(paho.mqtt.__version__ != '$paho_version')" 2>/dev/null && return 0
+  apt_install python3 python3-venv
+  say "installing paho-mqtt $paho_version into $tools/venv"
+  mkdir -p "$tools"
+  run_logged python3 -m venv "$tools/venv"
+  run_logged "$tools/venv/bin/pip" install --quiet "paho-mqtt==$paho_version"
+}
+
 if [ "$mode" = test ]; then
   apt_install chromium chromium-driver mosquitto mosquitto-clients curl python3
+  ensure_paho
 fi
