@@ -303,7 +303,12 @@ impl MqttClient {
 
     pub async fn send(&mut self, packet: &Packet) {
         let bytes = packet.to_bytes(self.version).expect("test packets encode");
-        self.reader.stream.write_all(&bytes).await.expect("write");
+        self.send_raw(&bytes).await;
+    }
+
+    /// Bytes as they are, e.g. a packet the codec would refuse to encode.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.reader.stream.write_all(bytes).await.expect("write");
     }
 
     /// The next packet, failing the test if none comes within [`WAIT`].
