@@ -23,3 +23,8 @@ node crates/bench-wasm/bench.cjs "$out" "$tools"
 echo
 echo "== size: the codec's share of a page (decoder-only wasm module, wasm-opt -Oz)"
 printf 'bench_wasm_bg.wasm: %s bytes, %s gzipped\n' "$(stat -c %s "$out/bench_wasm_bg.wasm")" "$(gzip -9c "$out/bench_wasm_bg.wasm" | wc -c)"
+
+echo
+echo "== broker: bridge vs Mosquitto vs rumqttd (crates/loadgen; 64-byte payloads; one broker at a time on this machine)"
+cargo build -q --release -p bridge -p loadgen
+python3 scripts/bench-brokers.py "$tools"

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Runs crates/loadgen against the bridge, Mosquitto and rumqttd, one after
+the other on this machine, and prints one table with ratios.
+
+Usage: scripts/bench-brokers.py TOOLS_DIR  (after `cargo build --release -p bridge -p loadgen`)
+
+Brokers:
+- bridge: target/release/bridge, default settings, $SYS off.
+- Mosquitto (Debian package): persistence off, logging off, and
+  max_queued_messages 0 (unlimited): with its default of 1000 it drops QoS 1
+  messages for the fan-in subscriber even with only 200 outstanding.
+- rumqttd 0.20.0 from crates.io, installed into TOOLS_DIR/rumqttd on first use:
+  its generated default config, v4 listener only, no connection delay.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser("~/.cache/mqtt-dashboard-tools")
+RUMQTTD_VERSION = "0.20.0"
+SCENARIOS = ["fan-in-0", "fan-in-1", "fan-out-0", "fan-out-1"]
+NAMES = {
+    "fan-in-0": "fan-in QoS 0 (100 pub -> 1 sub)",
+    "fan-in-1": "fan-in QoS 1 (100 pub -> 1 sub)",
+    "fan-out-0": "fan-out QoS 0 (1 pub -> 100 sub)",
+    "fan-out-1": "fan-out QoS 1 (1 pub -> 100 sub)",
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, what):
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def rumqttd_binary():
+    binary = os.path.join(TOOLS, "rumqttd", "bin", "rumqttd")
+    if not os.path.exists(binary):
+        print(f"installing rumqttd {RUMQTTD_VERSION} into {TOOLS}/rumqttd (a few minutes, once)", file=sys.stderr)
+        subprocess.run(["cargo", "install", "--quiet", "rumqttd", "--version", RUMQTTD_VERSION,
+                        "--root", os.path.join(TOOLS, "rumqttd")], check=True)
+    return binary
+
+
+def start(name, port, workdir):
+    if name == "bridge":
+        cmd = [os.path.join(ROOT, "target/release/bridge"), "--tcp", f"127.0.0.1:{port}",
+               "--ws", "127.0.0.1:0", "--log", "error", "--sys-interval", "0"]
+    elif name == "mosquitto":
+        conf = os.path.join(workdir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "log_dest none\nmax_connections -1\nmax_queued_messages 0\n")
+        cmd = ["mosquitto", "-c", conf]
+    else:
+        conf = os.path.join(workdir, "rumqttd.toml")
+        with open(conf, "w") as f:
+            f.write(f"""id = 0
+[router]
+id = 0
+max_connections = 10100
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:{port}"
+next_connection_delay_ms = 0
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+""")
+        cmd = [rumqttd_binary(), "-q", "-c", conf]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(port, proc, name)
+    return proc
+
+
+def measure(name, workdir):
+    """{scenario: (rate, p50, p99, delivered)} and idle bytes per connection."""
+    results = {}
+    for scenario in SCENARIOS + ["idle"]:
+        # A fresh broker per scenario: nothing left over from the previous one.
+        port = free_port()
+        proc = start(name, port, workdir)
+        try:
+            out = subprocess.run(
+                [os.path.join(ROOT, "target/release/loadgen"), "--tcp", f"127.0.0.1:{port}",
+                 "--pid", str(proc.pid), "--scenarios", scenario],
+                capture_output=True, text=True, timeout=300)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if out.returncode != 0:
+            results[scenario] = None
+            print(f"{name} {scenario}: {out.stderr.strip().splitlines()[0] if out.stderr.strip() else 'failed'}", file=sys.stderr)
+            continue
+        fields = out.stdout.strip().split("\t")
+        if scenario == "idle":
+            results[scenario] = float(fields[1])
+        else:
+            rate, p50, p99, delivered = float(fields[1]), int(fields[2]), int(fields[3]), fields[4]
+            results[scenario] = (rate, p50, p99, delivered)
+    return results
+
+
+def main():
+    workdir = os.path.join(ROOT, "target", "bench-brokers")
+    os.makedirs(workdir, exist_ok=True)
+    brokers = ["bridge", "mosquitto", "rumqttd"]
+    runs = {b: measure(b, workdir) for b in brokers}
+    print("| scenario | bridge | Mosquitto | rumqttd | vs Mosquitto | vs rumqttd |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for s in SCENARIOS:
+        cells, rates = [], []
+        for b in brokers:
+            r = runs[b][s]
+            cells.append("failed" if r is None else f"{r[0]/1000:.0f} k/s" + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
+            rates.append(None if r is None else r[0])
+        ratios = [f"{rates[0]/x:.2f}x" if rates[0] and x else "-" for x in rates[1:]]
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    print()
+    print("| latency p50 / p99 (ms) | bridge | Mosquitto | rumqttd |")
+    print("| --- | --- | --- | --- |")
+    for s in SCENARIOS:
+        cells = []
+        for b in brokers:
+            r = runs[b][s]
+            cells.append("failed" if r is None else f"{r[1]/1000:.1f} / {r[2]/1000:.1f}")
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + " |")
+    print()
+    print("| memory | bridge | Mosquitto | rumqttd |")
+    print("| --- | --- | --- | --- |")
+    cells = ["failed" if runs[b]["idle"] is None else f"{runs[b]['idle']/1024:.1f} KiB" for b in brokers]
+    print("| RSS per idle connection (10,000 connections) | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
