@@ -34,7 +34,8 @@ impl Connection {
             // CONNECT decodes the same in every version; the session sets the
             // version it names before anything else is read.
             decoder: StreamDecoder::new(max_packet_size, ProtocolVersion::V311),
-            encode_buf: BytesMut::with_capacity(4096),
+            // Grown by the first write; idle connections hold next to nothing.
+            encode_buf: BytesMut::new(),
         }
     }
 
@@ -51,12 +52,13 @@ impl Connection {
     /// packets. Cancel-safe, so it can sit in a `select!`.
     pub async fn read_packet(&mut self) -> Result<Option<Packet>, ConnectionError> {
         loop {
-            if let Some(packet) = self.decoder.next_packet()? {
-                TrafficStats::add(&self.stats.messages_received, 1);
-                if let Packet::Publish(_) = packet {
-                    TrafficStats::add(&self.stats.publish_received, 1);
-                }
+            if let Some(packet) = self.buffered_packet()? {
                 return Ok(Some(packet));
+            }
+            if self.decoder.buffered() == 0 {
+                // Let go of a drained buffer: its bytes may live on in packets
+                // still queued, but an idle connection keeps none of it.
+                *self.decoder.buffer_mut() = BytesMut::new();
             }
             let n = self.transport.read_into(self.decoder.buffer_mut()).await?;
             if n == 0 {
@@ -67,6 +69,20 @@ impl Connection {
             }
             TrafficStats::add(&self.stats.bytes_received, n as u64);
         }
+    }
+
+    /// The next packet if it is already whole in the receive buffer, without
+    /// reading: callers handle everything that arrived together, then write
+    /// their replies at once.
+    pub fn buffered_packet(&mut self) -> Result<Option<Packet>, ConnectionError> {
+        let Some(packet) = self.decoder.next_packet()? else {
+            return Ok(None);
+        };
+        TrafficStats::add(&self.stats.messages_received, 1);
+        if let Packet::Publish(_) = packet {
+            TrafficStats::add(&self.stats.publish_received, 1);
+        }
+        Ok(Some(packet))
     }
 
     /// Encodes `packets` into one write.

@@ -27,6 +27,7 @@ pub mod demo;
 pub mod handshake;
 pub mod inflight;
 pub mod listener;
+pub mod queue;
 pub mod retain;
 pub mod router;
 pub mod session;
@@ -90,7 +91,8 @@ impl Default for Config {
             demo: false,
             max_packet_size: 1024 * 1024,
             outbound_queue: 1024,
-            max_inflight: 32,
+            // rumqttd's shipped setting; Mosquitto's 20 halves QoS 1 fan-out here.
+            max_inflight: 100,
             receive_maximum: 64,
             topic_alias_maximum: 32,
             max_keep_alive: 0,

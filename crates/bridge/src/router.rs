@@ -3,6 +3,7 @@
 //! queue.
 
 use crate::handshake::SessionExpiry;
+use crate::queue::SessionQueue;
 use crate::retain::{RetainOutcome, RetainStore};
 use crate::session_state::SessionState;
 use crate::trie::{SessionKey, SubOptions, SubscriptionTrie};
@@ -11,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::{mpsc, Mutex as AsyncMutex};
+use tokio::sync::Mutex as AsyncMutex;
 use tokio_util::sync::CancellationToken;
 
 /// A message on its way to one session.
@@ -46,7 +47,7 @@ pub struct Registration {
 
 struct SessionEntry {
     client_id: String,
-    outbound: mpsc::Sender<Delivery>,
+    outbound: Arc<SessionQueue>,
     state: Arc<AsyncMutex<SessionState>>,
     /// Filters this session subscribes to, to clean the trie when it ends.
     filters: HashSet<String>,
@@ -72,6 +73,7 @@ impl RouterState {
         let Some(entry) = self.sessions.remove(&key) else {
             return;
         };
+        entry.outbound.close();
         for filter in &entry.filters {
             self.trie.remove(filter, key);
         }
@@ -153,14 +155,17 @@ impl Router {
             state.remove_session(key);
         }
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(self.limits.queue);
-        let session_state = Arc::new(AsyncMutex::new(SessionState::new(rx, self.limits.inflight)));
+        let queue = Arc::new(SessionQueue::new(self.limits.queue));
+        let session_state = Arc::new(AsyncMutex::new(SessionState::new(
+            queue.clone(),
+            self.limits.inflight,
+        )));
         state.by_client_id.insert(client_id.to_owned(), key);
         state.sessions.insert(
             key,
             SessionEntry {
                 client_id: client_id.to_owned(),
-                outbound: tx,
+                outbound: queue,
                 state: session_state.clone(),
                 filters: HashSet::new(),
                 online: true,
@@ -333,7 +338,7 @@ impl Router {
             // A full queue drops the new message, whatever its QoS: the
             // client is too slow or away too long, and the queue's limit is
             // what bounds the bridge's memory.
-            match entry.outbound.try_send(delivery) {
+            match entry.outbound.try_push(delivery) {
                 Ok(()) => {
                     entry.overflowing = false;
                     self.stats

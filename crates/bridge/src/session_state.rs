@@ -8,14 +8,15 @@
 //! so no message is sent twice or lost between them.
 
 use crate::inflight::Inflight;
+use crate::queue::SessionQueue;
 use crate::router::Delivery;
 use std::collections::{HashSet, VecDeque};
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
 pub struct SessionState {
     /// Deliveries the router queued for this session, bounded (see
     /// [`crate::router::Router::publish`] for what happens when it is full).
-    pub outbound: mpsc::Receiver<Delivery>,
+    pub outbound: Arc<SessionQueue>,
     /// Retained messages owed to new subscriptions, sent before anything
     /// routed after them; as many as matched, not bounded by the queue.
     pub retained: VecDeque<Delivery>,
@@ -27,7 +28,7 @@ pub struct SessionState {
 }
 
 impl SessionState {
-    pub fn new(outbound: mpsc::Receiver<Delivery>, max_inflight: usize) -> Self {
+    pub fn new(outbound: Arc<SessionQueue>, max_inflight: usize) -> Self {
         SessionState {
             outbound,
             retained: VecDeque::new(),

@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
 
@@ -26,6 +26,9 @@ pub enum Transport {
     WebSocket(Box<WebSocketStream<TcpStream>>),
 }
 
+/// Bytes made room for before a TCP read.
+const READ_CHUNK: usize = 8 * 1024;
+
 impl Transport {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -38,7 +41,20 @@ impl Transport {
     /// Cancel-safe: a cancelled read loses no bytes.
     pub async fn read_into(&mut self, buf: &mut BytesMut) -> Result<usize, TransportError> {
         match self {
-            Transport::Tcp(stream) => Ok(stream.read_buf(buf).await?),
+            Transport::Tcp(stream) => loop {
+                // Room is made only once data is there, so an idle connection
+                // holds no read buffer; then in chunks large enough that a
+                // busy one reads many packets per system call.
+                stream.readable().await?;
+                if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                    buf.reserve(READ_CHUNK);
+                }
+                match stream.try_read_buf(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            },
             Transport::WebSocket(ws) => loop {
                 match ws.next().await {
                     None | Some(Ok(Message::Close(_))) => return Ok(0),

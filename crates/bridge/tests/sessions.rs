@@ -74,14 +74,14 @@ async fn the_in_flight_window_holds_back_messages_until_acknowledged() {
     let (mut sub, _) = MqttClient::connect(bridge.tcp, "slow", true).await;
     sub.subscribe(1, "w", QoS::AtLeastOnce).await;
     let (mut publisher, _) = MqttClient::connect(bridge.tcp, "fast", true).await;
-    for i in 0..40u16 {
+    for i in 0..108u16 {
         publisher
             .publish("w", format!("{i}").as_bytes(), QoS::AtLeastOnce, i + 1)
             .await;
     }
-    // The default window is 32 messages.
+    // The default window is 100 messages.
     let mut ids = Vec::new();
-    for i in 0..32 {
+    for i in 0..100 {
         let p = next_publish(&mut sub).await;
         assert_eq!(p.payload(), format!("{i}").as_bytes(), "in order");
         ids.push(p.packet_id.expect("id"));
@@ -89,15 +89,15 @@ async fn the_in_flight_window_holds_back_messages_until_acknowledged() {
     assert_eq!(
         sub.next_within(QUIET).await,
         None,
-        "the 33rd waits for an ack"
+        "the 101st waits for an ack"
     );
     sub.send(&Packet::PubAck(Ack::new(ids[0]))).await;
-    assert_eq!(next_publish(&mut sub).await.payload(), b"32");
+    assert_eq!(next_publish(&mut sub).await.payload(), b"100");
     assert_eq!(sub.next_within(QUIET).await, None);
     for id in &ids[1..] {
         sub.send(&Packet::PubAck(Ack::new(*id))).await;
     }
-    for i in 33..40 {
+    for i in 101..108 {
         assert_eq!(
             next_publish(&mut sub).await.payload(),
             format!("{i}").as_bytes()

@@ -50,6 +50,7 @@ impl Session {
             key,
             state,
             agreed,
+            replies,
             ..
         } = self;
         // Let a connection taking over have the session before anything slow.
@@ -63,6 +64,16 @@ impl Session {
                     _ = tokio::time::sleep(after) => router.expire(key, connection),
                 }
             });
+        }
+        // Answers to what the client sent just before the end (a PUBACK
+        // before its DISCONNECT), best effort.
+        if !replies.is_empty()
+            && !matches!(
+                end,
+                End::PeerClosed | End::Error(ConnectionError::Transport(_))
+            )
+        {
+            let _ = tokio::time::timeout(DISCONNECT_WRITE, conn.write_packets(&replies)).await;
         }
         if agreed.version.is_v5() {
             if let Some(reason) = end.our_reason() {

@@ -53,19 +53,32 @@ impl Session {
             }
         };
         let subscribed = matches!(reply, Some(Packet::SubAck(_)));
-        if let Some(reply) = reply {
-            if let Err(e) = self.conn.write_packet(&reply).await {
-                return Some(End::Error(e));
-            }
-        }
+        self.replies.extend(reply);
         if subscribed {
             // Retained messages right after the SUBACK, before anything else
             // the client sent is answered, as far as the window allows.
-            if let Err(e) = self.send_retained().await {
+            let sent = match self.flush_replies().await {
+                Ok(()) => self.send_retained().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
                 return Some(End::Error(e));
             }
         }
         None
+    }
+
+    /// Writes the replies gathered so far.
+    pub(super) async fn flush_replies(&mut self) -> Result<(), ConnectionError> {
+        if self.replies.is_empty() {
+            return Ok(());
+        }
+        let replies = std::mem::take(&mut self.replies);
+        let written = self.conn.write_packets(&replies).await;
+        // Keep the allocation for the next round.
+        self.replies = replies;
+        self.replies.clear();
+        written
     }
 
     fn handle_publish(&mut self, mut publish: Publish) -> Result<Option<Packet>, End> {

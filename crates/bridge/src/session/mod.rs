@@ -136,6 +136,7 @@ pub async fn run(
         inbound_aliases: InboundAliases::new(settings.limits.topic_alias_maximum),
         outbound_aliases: OutboundAliases::new(agreed.client_topic_alias_maximum),
         receive_maximum: settings.limits.receive_maximum,
+        replies: Vec::new(),
         agreed,
     };
     let accepted = Packet::ConnAck(connack);
@@ -180,6 +181,8 @@ struct Session {
     outbound_aliases: OutboundAliases,
     /// QoS 2 messages the client may have awaiting PUBREL (ours, announced).
     receive_maximum: u16,
+    /// Answers to packets handled and not yet written.
+    replies: Vec<Packet>,
 }
 
 impl Session {
@@ -201,14 +204,27 @@ impl Session {
                     return End::KeepAliveExpired;
                 }
                 received = self.conn.read_packet() => {
-                    let packet = match received {
+                    let mut packet = match received {
                         Ok(Some(p)) => p,
                         Ok(None) => return End::PeerClosed,
                         Err(e) => return End::Error(e),
                     };
                     deadline = grace.map(|g| Instant::now() + g);
-                    if let Some(end) = self.handle(packet).await {
-                        return end;
+                    // Everything that arrived together is handled before the
+                    // replies go out in one write (a PUBACK per write cost a
+                    // system call per message).
+                    loop {
+                        if let Some(end) = self.handle(packet).await {
+                            return end;
+                        }
+                        match self.conn.buffered_packet() {
+                            Ok(Some(next)) => packet = next,
+                            Ok(None) => break,
+                            Err(e) => return End::Error(e),
+                        }
+                    }
+                    if let Err(e) = self.flush_replies().await {
+                        return End::Error(e);
                     }
                 }
                 _ = std::future::ready(()), if retained_due => {
