@@ -329,8 +329,21 @@ pub async fn idle(addr: SocketAddr, connections: usize, broker_pid: u32) -> Resu
     let mut open = Vec::with_capacity(connections);
     let mut tasks = JoinSet::new();
     for i in 0..connections {
-        tasks.spawn(async move { Client::connect(addr, &format!("bench-idle-{i}"), 600).await });
-        if tasks.len() >= 200 {
+        tasks.spawn(async move {
+            // A broker whose listen backlog overflows resets some attempts: retry those.
+            let id = format!("bench-idle-{i}");
+            let mut attempt = 0;
+            loop {
+                match Client::connect(addr, &id, 600).await {
+                    Err(_) if attempt < 5 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    }
+                    done => return done,
+                }
+            }
+        });
+        if tasks.len() >= 64 {
             if let Some(done) = tasks.join_next().await {
                 open.push(done??);
             }
