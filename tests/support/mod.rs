@@ -71,6 +71,8 @@ impl TestBridge {
         let config = Config {
             tcp,
             ws,
+            // $SYS would add retained messages the tests count.
+            sys_interval: Duration::ZERO,
             ..Config::default()
         };
         let bridge = Bridge::bind(config).await?;
