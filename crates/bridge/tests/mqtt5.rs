@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{connect_packet, MqttClient, RunningBridge};
+use common::{connect_packet, disconnect_reason, MqttClient, RunningBridge};
 use mqtt_proto::{
     Ack, ByteStr, LastWill, Packet, Properties, Property, ProtocolVersion, Publish, QoS,
     ReasonCode, RetainHandling, Status, Subscription,
@@ -204,8 +204,8 @@ async fn topic_aliases_both_ways() {
     bad.properties.push(Property::TopicAlias(33));
     publisher.send(&Packet::Publish(bad)).await;
     assert_eq!(
-        publisher.next().await,
-        Packet::Disconnect(Status::new(ReasonCode::TopicAliasInvalid))
+        disconnect_reason(publisher.next().await),
+        ReasonCode::TopicAliasInvalid
     );
     bridge.stop().await;
 }
@@ -284,8 +284,8 @@ async fn limits_the_client_was_told_are_enforced() {
         }
     }
     assert_eq!(
-        greedy.next().await,
-        Packet::Disconnect(Status::new(ReasonCode::ReceiveMaximumExceeded))
+        disconnect_reason(greedy.next().await),
+        ReasonCode::ReceiveMaximumExceeded
     );
 
     // The client's Maximum Packet Size: what would exceed it is not sent.
@@ -319,16 +319,16 @@ async fn takeover_and_keepalive_are_explained_in_a_disconnect() {
     let mut first = v5(bridge.tcp, "twin").await;
     let _second = v5(bridge.tcp, "twin").await;
     assert_eq!(
-        first.next().await,
-        Packet::Disconnect(Status::new(ReasonCode::SessionTakenOver))
+        disconnect_reason(first.next().await),
+        ReasonCode::SessionTakenOver
     );
 
     let mut sleepy = connect_packet(V5, "sleepy", true);
     sleepy.keep_alive = 1;
     let (mut sleepy, _) = MqttClient::connect_with(bridge.tcp, sleepy).await;
     assert_eq!(
-        sleepy.next().await,
-        Packet::Disconnect(Status::new(ReasonCode::KeepAliveTimeout))
+        disconnect_reason(sleepy.next().await),
+        ReasonCode::KeepAliveTimeout
     );
     bridge.stop().await;
 }
@@ -438,4 +438,50 @@ async fn a_shared_subscription_hands_each_message_to_one_member_in_turn() {
         );
     }
     bridge.stop().await;
+}
+
+#[tokio::test]
+async fn mqtt5_over_websocket() {
+    let bridge = RunningBridge::start(&[]).await;
+    let mut ws = common::RawClient::ws(bridge.ws).await;
+    let connect = Packet::from(connect_packet(V5, "", true))
+        .to_bytes(V5)
+        .expect("encodes");
+    ws.send(&connect).await;
+    let frame = ws.recv_exact(0).await;
+    let mut decoder = mqtt_proto::StreamDecoder::new(1 << 20, V5);
+    decoder.feed(&frame);
+    let Ok(Some(Packet::ConnAck(ack))) = decoder.next_packet() else {
+        panic!("a 5.0 CONNACK, got {frame:?}")
+    };
+    assert_eq!(ack.code, ReasonCode::Success);
+    assert!(ack
+        .properties
+        .iter()
+        .any(|p| matches!(p, Property::AssignedClientIdentifier(_))));
+    ws.send(&Packet::PingReq.to_bytes(V5).expect("encodes"))
+        .await;
+    assert_eq!(ws.recv_exact(2).await, [0xD0, 0x00]);
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_configured_maximum_keepalive_is_announced_and_kept() {
+    let dir = std::env::temp_dir().join(format!("bridge-keepalive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bridge.toml");
+    std::fs::write(&file, "max_keepalive = 1\nsys_interval = 0\n").expect("write config");
+    let bridge = RunningBridge::start(&["--config", file.to_str().expect("utf-8")]).await;
+    // The client asks for none; it is told 1 s and held to it.
+    let (mut c, ack) = MqttClient::connect_with(bridge.tcp, connect_packet(V5, "lazy", true)).await;
+    assert!(ack
+        .properties
+        .iter()
+        .any(|p| *p == Property::ServerKeepAlive(1)));
+    assert_eq!(
+        disconnect_reason(c.next().await),
+        ReasonCode::KeepAliveTimeout
+    );
+    bridge.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -77,7 +77,13 @@ impl Session {
         }
         if agreed.version.is_v5() {
             if let Some(reason) = end.our_reason() {
-                let bye = Packet::Disconnect(Status::new(reason));
+                // With the why in words (a Reason String is always allowed on
+                // DISCONNECT, whatever Request Problem Information said).
+                let mut status = Status::new(reason);
+                status
+                    .properties
+                    .push(Property::ReasonString(end.to_string().into()));
+                let bye = Packet::Disconnect(status);
                 let _ = tokio::time::timeout(DISCONNECT_WRITE, conn.write_packet(&bye)).await;
             }
         }

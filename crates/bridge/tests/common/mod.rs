@@ -396,3 +396,22 @@ impl MqttClient {
         self.send(&Packet::disconnect()).await;
     }
 }
+
+/// The reason code of a DISCONNECT from the bridge, which also explains
+/// itself in a Reason String.
+pub fn disconnect_reason(packet: Packet) -> mqtt_proto::ReasonCode {
+    match packet {
+        Packet::Disconnect(status) => {
+            let why = status.properties.find(|p| match p {
+                mqtt_proto::Property::ReasonString(s) => Some(s.to_string()),
+                _ => None,
+            });
+            assert!(
+                why.is_some_and(|w| !w.is_empty()),
+                "a reason string in {status:?}"
+            );
+            status.reason
+        }
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+}
