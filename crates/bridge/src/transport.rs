@@ -51,7 +51,14 @@ impl Transport {
                 }
                 match stream.try_read_buf(buf) {
                     Ok(n) => return Ok(n),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // Readiness can be reported before there is data (a new
+                        // socket's first poll): give the room back while waiting.
+                        if buf.is_empty() {
+                            *buf = BytesMut::new();
+                        }
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             },

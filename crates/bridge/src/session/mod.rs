@@ -191,7 +191,8 @@ impl Session {
         let keep_alive = self.agreed.keep_alive;
         let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         let mut deadline = grace.map(|g| Instant::now() + g);
-        let mut batch = Vec::with_capacity(WRITE_BATCH);
+        // Grown by the first batch: an idle session holds none (64 slots are 5.6 KiB).
+        let mut batch = Vec::new();
         loop {
             // QoS 1/2 messages wait while the in-flight window is full (and
             // everything queued behind them, to keep the order).
