@@ -67,11 +67,7 @@ async fn wills_follow_abnormal_ends_and_keepalive_expiry_not_disconnect() {
 
 #[tokio::test]
 async fn a_connection_that_never_sends_connect_is_closed() {
-    let dir = std::env::temp_dir().join(format!("bridge-timeout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("bridge.toml");
-    std::fs::write(&file, "connect_timeout = 1\n").expect("write config");
-    let bridge = RunningBridge::start(&["--config", file.to_str().expect("utf-8")]).await;
+    let bridge = RunningBridge::start_with_config("connect_timeout = 1\n").await;
     let started = Instant::now();
     let mut idle = RawClient::tcp(bridge.tcp).await;
     assert!(idle.closed_by_peer().await);
@@ -81,7 +77,6 @@ async fn a_connection_that_never_sends_connect_is_closed() {
         "{waited:?}"
     );
     bridge.stop().await;
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test]

@@ -467,11 +467,7 @@ async fn mqtt5_over_websocket() {
 
 #[tokio::test]
 async fn a_configured_maximum_keepalive_is_announced_and_kept() {
-    let dir = std::env::temp_dir().join(format!("bridge-keepalive-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("bridge.toml");
-    std::fs::write(&file, "max_keepalive = 1\nsys_interval = 0\n").expect("write config");
-    let bridge = RunningBridge::start(&["--config", file.to_str().expect("utf-8")]).await;
+    let bridge = RunningBridge::start_with_config("max_keepalive = 1\nsys_interval = 0\n").await;
     // The client asks for none; it is told 1 s and held to it.
     let (mut c, ack) = MqttClient::connect_with(bridge.tcp, connect_packet(V5, "lazy", true)).await;
     assert!(ack
@@ -483,5 +479,4 @@ async fn a_configured_maximum_keepalive_is_announced_and_kept() {
         ReasonCode::KeepAliveTimeout
     );
     bridge.stop().await;
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -105,16 +105,11 @@ async fn sys_topics_report_and_change() {
 
 #[tokio::test]
 async fn the_config_file_sets_what_flags_do_not() {
-    let dir = std::env::temp_dir().join(format!("bridge-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("bridge.toml");
     // The file's tcp address is overridden by the flags RunningBridge passes.
-    std::fs::write(
-        &file,
+    let bridge = RunningBridge::start_with_config(
         "tcp = \"127.0.0.1:1\"\nmax_inflight_messages = 2\nsys_interval = 0\n",
     )
-    .expect("write config");
-    let bridge = RunningBridge::start(&["--config", file.to_str().expect("utf-8 path")]).await;
+    .await;
     let (mut sub, _) = MqttClient::connect(bridge.tcp, "sub", true).await;
     sub.subscribe(1, "w", QoS::AtLeastOnce).await;
     let (mut publisher, _) = MqttClient::connect(bridge.tcp, "pub", true).await;
@@ -136,7 +131,6 @@ async fn the_config_file_sets_what_flags_do_not() {
     sub.send(&Packet::PubAck(Ack::new(ids[0]))).await;
     assert!(matches!(sub.next().await, Packet::Publish(Publish { .. })));
     bridge.stop().await;
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

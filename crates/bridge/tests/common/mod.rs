@@ -44,6 +44,19 @@ impl RunningBridge {
         RunningBridge { child, tcp, ws }
     }
 
+    /// The binary with a configuration file holding `toml`. The file is read
+    /// at start-up only, so it is gone again once the bridge listens.
+    pub async fn start_with_config(toml: &str) -> RunningBridge {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file =
+            std::env::temp_dir().join(format!("bridge-test-{}-{n}.toml", std::process::id()));
+        std::fs::write(&file, toml).expect("write config");
+        let bridge = Self::start(&["--config", file.to_str().expect("utf-8 path")]).await;
+        std::fs::remove_file(&file).ok();
+        bridge
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
