@@ -26,7 +26,7 @@ test: setup-test
 	@scripts/test.sh
 
 # Benchmarks, each printed beside its peer from the same run (BENCHMARKS.md).
-bench: setup
+bench: setup-test
 	@scripts/bench.sh
 
 # scripts/screenshot.sh against a running `make run`.
