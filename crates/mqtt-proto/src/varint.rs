@@ -9,15 +9,21 @@ pub const MAX: usize = 268_435_455;
 /// Reads a variable byte integer from the start of `buf`.
 ///
 /// Returns `Ok(None)` when `buf` ends before the integer does, and
-/// `Ok(Some((value, bytes_used)))` otherwise.
+/// `Ok(Some((value, bytes_used)))` otherwise. An integer in more bytes than
+/// it needs (a last byte of 0 after others) is malformed (MQTT-1.5.5-1): it
+/// would also not survive re-encoding, which forwarding a frame as received
+/// relies on.
 pub fn read(buf: &[u8]) -> Result<Option<(usize, usize)>, Error> {
     let mut value = 0usize;
-    for (i, byte) in buf.iter().enumerate() {
+    for (i, &byte) in buf.iter().enumerate() {
         if i == 4 {
             return Err(Error::MalformedRemainingLength);
         }
         value |= usize::from(byte & 0x7F) << (7 * i);
         if byte & 0x80 == 0 {
+            if byte == 0 && i > 0 {
+                return Err(Error::MalformedRemainingLength);
+            }
             return Ok(Some((value, i + 1)));
         }
     }
@@ -105,6 +111,17 @@ mod tests {
             assert_eq!(&word.to_le_bytes()[..n], bytes, "{value}");
             assert_eq!(len(value), bytes.len());
         }
+    }
+
+    #[test]
+    fn more_bytes_than_needed_is_malformed() {
+        assert_eq!(read(&[0x80, 0x00]), Err(Error::MalformedRemainingLength));
+        assert_eq!(
+            read(&[0xFF, 0x80, 0x00]),
+            Err(Error::MalformedRemainingLength)
+        );
+        assert_eq!(read(&[0x80]), Ok(None), "not yet known");
+        assert_eq!(read(&[0x00]), Ok(Some((0, 1))));
     }
 
     #[test]
