@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{connect_packet, disconnect_reason, MqttClient, RunningBridge};
+use common::{connect_packet, disconnect_reason, next_publish, MqttClient, RunningBridge};
 use mqtt_proto::{
     Ack, ByteStr, LastWill, Packet, Properties, Property, ProtocolVersion, Publish, QoS,
     ReasonCode, RetainHandling, Status, Subscription,
@@ -19,13 +19,6 @@ async fn v5(addr: std::net::SocketAddr, id: &str) -> MqttClient {
     MqttClient::connect_with(addr, connect_packet(V5, id, true))
         .await
         .0
-}
-
-async fn next_publish(c: &mut MqttClient) -> Publish {
-    match c.next().await {
-        Packet::Publish(p) => p,
-        other => panic!("expected PUBLISH, got {other:?}"),
-    }
 }
 
 fn find<T>(p: &Properties, pick: impl FnMut(&Property) -> Option<T>) -> Option<T> {

@@ -4,19 +4,11 @@
 
 mod common;
 
-use common::{MqttClient, RunningBridge};
+use common::{next_publish, MqttClient, RunningBridge};
 use mqtt_proto::{Ack, Packet, Publish, QoS};
 use std::time::Duration;
 
 const QUIET: Duration = Duration::from_millis(300);
-
-/// The next packet, which must be a PUBLISH.
-async fn next_publish(c: &mut MqttClient) -> Publish {
-    match c.next().await {
-        Packet::Publish(p) => p,
-        other => panic!("expected PUBLISH, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn qos1_and_qos2_reach_subscribers_with_their_acknowledgement_flows() {

@@ -115,7 +115,7 @@ impl Session {
             self.router.publish(Some(self.key), &publish, expires_at);
             return Ok(None);
         };
-        let matched = if qos == QoS::ExactlyOnce {
+        if qos == QoS::ExactlyOnce {
             // Route once; a retransmission before PUBREL is only acknowledged
             // (MQTT-4.3.3-9), also after a reconnect.
             if self.state.incoming_qos2.contains(&id) {
@@ -128,10 +128,8 @@ impl Session {
                 ));
             }
             self.state.incoming_qos2.insert(id);
-            self.router.publish(Some(self.key), &publish, expires_at)
-        } else {
-            self.router.publish(Some(self.key), &publish, expires_at)
-        };
+        }
+        let matched = self.router.publish(Some(self.key), &publish, expires_at);
         let mut ack = Ack::new(id);
         if matched == 0 {
             // 5.0 only: 3.1.1 acknowledgements have no reason code.

@@ -428,3 +428,11 @@ pub fn disconnect_reason(packet: Packet) -> mqtt_proto::ReasonCode {
         other => panic!("expected DISCONNECT, got {other:?}"),
     }
 }
+
+/// The next packet from `c`, which must be a PUBLISH.
+pub async fn next_publish(c: &mut MqttClient) -> mqtt_proto::Publish {
+    match c.next().await {
+        Packet::Publish(p) => p,
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+}
