@@ -1,7 +1,14 @@
 //! Bounded stores the components read: plain Rust, no DOM, tested natively.
 
+pub mod message_log;
+pub mod payload;
 pub mod sensors;
 pub mod series;
+pub mod subscriptions;
+pub mod topic_tree;
 
+pub use message_log::{LogEntry, LogFilter, MessageLog};
 pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
 pub use series::TimeSeries;
+pub use subscriptions::{SubscriptionEntry, SubscriptionList, SubscriptionStatus};
+pub use topic_tree::{TopicTree, TreeRow};
