@@ -1,9 +1,24 @@
-use crate::components::{ConnectionStatus, DeviceCards, SensorChart};
-use crate::mqtt::{broker_url, BrokerLink, LinkState};
-use crate::state::{Metric, SensorStore, STATUS_FILTER};
+use crate::broker::Broker;
+use crate::components::{
+    ConnectionStatus, DeviceCards, MessageLogPanel, PublishPanel, SensorChart, SubscriptionsPanel,
+    TopicTreePanel,
+};
+use crate::mqtt::{broker_url, BrokerLink, LinkEvent, LinkState};
+use crate::state::{MessageLog, Metric, SensorStore, SentLog, SubscriptionList, TopicTree};
 use leptos::prelude::*;
-use mqtt_proto::{ByteStr, QoS, Subscription};
+use mqtt_proto::{ByteStr, Publish, QoS, Subscription};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
+
+/// What a fresh page subscribes to: every topic, and the broker's statistics
+/// (`#` does not match `$SYS`).
+const DEFAULT_FILTERS: [&str; 2] = ["#", "$SYS/#"];
+/// Messages held between frames before they are stored anyway: a hidden tab
+/// gets few frames and slow timers, and this keeps its memory bounded.
+const MAX_PENDING: usize = 20_000;
+/// Longest wait for a frame before storing arrived messages.
+const FLUSH_FALLBACK: Duration = Duration::from_millis(250);
 
 fn page_broker_url() -> String {
     let location = window().location();
@@ -14,9 +29,80 @@ fn page_broker_url() -> String {
     )
 }
 
+/// The stores every panel reads; each is bounded.
+#[derive(Clone, Copy)]
+struct Stores {
+    sensors: RwSignal<SensorStore>,
+    tree: RwSignal<TopicTree>,
+    log: RwSignal<MessageLog>,
+    subscriptions: RwSignal<SubscriptionList>,
+    sent: RwSignal<SentLog>,
+}
+
+impl Stores {
+    /// Stores a batch of messages: one signal update per store, so panels
+    /// redraw once per batch, not once per message.
+    fn record(&self, batch: &[(Publish, f64)]) {
+        self.sensors.update(|s| {
+            for (p, at) in batch {
+                s.record(p.topic(), p.payload(), *at);
+            }
+        });
+        self.tree.update(|t| {
+            for (p, at) in batch {
+                t.record(p.topic(), p.payload(), p.retain, p.qos as u8, *at);
+            }
+        });
+        self.log.update(|l| {
+            for (p, at) in batch {
+                l.record(p.topic(), p.payload(), p.qos as u8, p.retain, p.dup, *at);
+            }
+        });
+    }
+}
+
+/// Messages that arrived since the last frame.
+#[derive(Default)]
+struct Inbox {
+    pending: RefCell<Vec<(Publish, f64)>>,
+    scheduled: Cell<bool>,
+}
+
+impl Inbox {
+    fn push(self: &Rc<Self>, publish: Publish, stores: Stores) {
+        let mut pending = self.pending.borrow_mut();
+        pending.push((publish, js_sys::Date::now()));
+        if pending.len() >= MAX_PENDING {
+            drop(pending);
+            self.flush(stores);
+            return;
+        }
+        if !self.scheduled.replace(true) {
+            let inbox = self.clone();
+            request_animation_frame(move || inbox.flush(stores));
+            let inbox = self.clone();
+            set_timeout(move || inbox.flush(stores), FLUSH_FALLBACK);
+        }
+    }
+
+    fn flush(&self, stores: Stores) {
+        self.scheduled.set(false);
+        let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        if !batch.is_empty() {
+            stores.record(&batch);
+        }
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
-    let store = RwSignal::new(SensorStore::default());
+    let stores = Stores {
+        sensors: RwSignal::new(SensorStore::default()),
+        tree: RwSignal::new(TopicTree::default()),
+        log: RwSignal::new(MessageLog::default()),
+        subscriptions: RwSignal::new(SubscriptionList::default()),
+        sent: RwSignal::new(SentLog::default()),
+    };
     let link_state = RwSignal::new(LinkState::Connecting);
     // Wall-clock time, ticking each second: drives "5 s ago" and scrolls the charts.
     let clock = RwSignal::new(js_sys::Date::now());
@@ -26,20 +112,39 @@ pub fn App() -> impl IntoView {
     );
 
     let url = page_broker_url();
-    let subscriptions = Metric::ALL
+    stores.subscriptions.update(|s| {
+        for filter in DEFAULT_FILTERS {
+            let _ = s.add(filter, QoS::AtMostOnce);
+        }
+    });
+    let initial = DEFAULT_FILTERS
         .iter()
-        .map(|m| m.filter())
-        .chain([STATUS_FILTER])
         .map(|f| Subscription::new(ByteStr::from_static(f), QoS::AtMostOnce))
         .collect();
-    let link = BrokerLink::start(url.clone(), subscriptions, link_state, move |publish| {
-        let at = js_sys::Date::now();
-        store.update(|s| {
-            s.record(publish.topic(), publish.payload(), at);
-        });
+    let inbox = Rc::new(Inbox::default());
+    let link = BrokerLink::start(url.clone(), initial, link_state, move |event| match event {
+        LinkEvent::Message(publish) => inbox.push(publish, stores),
+        LinkEvent::Connected { session_present } => {
+            if !session_present {
+                stores.subscriptions.update(SubscriptionList::mark_pending);
+            }
+        }
+        LinkEvent::SubAck { filters, codes } => stores
+            .subscriptions
+            .update(|s| s.acknowledge(&filters, &codes)),
+        LinkEvent::Published { packet_id } => {
+            stores.sent.update(|s| {
+                s.delivered(packet_id, js_sys::Date::now());
+            });
+        }
     });
     // The link lives as long as the app.
-    StoredValue::new_local(link);
+    let broker = Broker {
+        link: StoredValue::new_local(link),
+        subscriptions: stores.subscriptions,
+        sent: stores.sent,
+    };
+    let store = stores.sensors;
 
     view! {
         <header class="topbar">
@@ -57,6 +162,16 @@ pub fn App() -> impl IntoView {
             <section class="charts">
                 <SensorChart metric=Metric::Temperature store=store clock=clock />
                 <SensorChart metric=Metric::Moisture store=store clock=clock />
+            </section>
+            <section class="workbench">
+                <div class="column">
+                    <SubscriptionsPanel broker=broker />
+                    <TopicTreePanel tree=stores.tree broker=broker clock=clock />
+                </div>
+                <div class="column">
+                    <MessageLogPanel log=stores.log subscriptions=stores.subscriptions />
+                    <PublishPanel broker=broker clock=clock />
+                </div>
             </section>
         </main>
     }

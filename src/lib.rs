@@ -5,13 +5,18 @@
 //! [`components`] (one file per panel). Components never parse bytes and the
 //! transport never touches the DOM.
 //!
-//! - [`app`]: page layout; wires the broker link to the stores.
+//! - [`app`]: page layout; wires the broker link to the stores, storing arriving
+//!   messages once per animation frame.
+//! - [`broker`]: the handle panels use to subscribe and publish.
 //! - [`mqtt`]: broker URL resolution and the WebSocket link.
-//! - [`state`]: sensor readings and bounded time series; plain Rust, tested natively.
-//! - [`components`]: connection indicator, device cards, charts.
+//! - [`state`]: sensor readings, topic tree, message log, subscriptions, sent
+//!   messages: bounded, plain Rust, tested natively.
+//! - [`components`]: connection indicator, device cards, charts, subscriptions,
+//!   topic tree, message log, publish.
 //! - [`theme`]: series colours shared by cards and charts.
 
 pub mod app;
+pub mod broker;
 pub mod components;
 pub mod mqtt;
 pub mod state;

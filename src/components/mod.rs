@@ -2,11 +2,19 @@
 
 mod connection_status;
 mod device_cards;
+mod message_log;
+mod publish_panel;
 mod sensor_chart;
+mod subscriptions_panel;
+mod topic_tree;
 
 pub use connection_status::ConnectionStatus;
 pub use device_cards::DeviceCards;
+pub use message_log::MessageLogPanel;
+pub use publish_panel::PublishPanel;
 pub use sensor_chart::SensorChart;
+pub use subscriptions_panel::SubscriptionsPanel;
+pub use topic_tree::TopicTreePanel;
 
 /// "just now", "12 s ago", "3 min ago", "2 h ago".
 pub fn ago(elapsed_ms: f64) -> String {

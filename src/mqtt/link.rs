@@ -10,7 +10,8 @@ use bytes::Bytes;
 use gloo_timers::callback::Timeout;
 use leptos::prelude::{RwSignal, Set};
 use mqtt_proto::{
-    ClientConfig, ClientSession, DisconnectReason, Event, Instant, Publish, Subscription,
+    ByteStr, ClientConfig, ClientSession, DisconnectReason, Event, Instant, Publish, ReasonCode,
+    SessionState, Subscription,
 };
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -44,6 +45,32 @@ impl LinkState {
     }
 }
 
+/// What the link tells the page, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkEvent {
+    /// A (re)connection; without a session present, the subscriptions were
+    /// made again and their SUBACKs follow.
+    Connected {
+        session_present: bool,
+    },
+    Message(Publish),
+    /// The broker's answer for `filters`, one code each.
+    SubAck {
+        filters: Vec<String>,
+        codes: Vec<ReasonCode>,
+    },
+    /// A QoS 1/2 publish with this packet id completed its flow.
+    Published {
+        packet_id: u16,
+    },
+}
+
+/// A subscribe or unsubscribe asked for while disconnected, made on connect.
+enum Queued {
+    Subscribe(Subscription),
+    Unsubscribe(ByteStr),
+}
+
 /// A live link to a broker; dropping it closes the socket and stops retrying.
 pub struct BrokerLink {
     inner: Rc<RefCell<Inner>>,
@@ -68,11 +95,11 @@ struct Inner {
     opened: bool,
     failures: u32,
     timer: Option<Timeout>,
-    /// Made once, on the first connection; after that the session keeps them
-    /// and makes them again whenever a reconnect finds no session on the broker.
-    initial_subscriptions: Option<Vec<Subscription>>,
+    /// Made on the next connection. Once made, the session keeps them and
+    /// makes them again whenever a reconnect finds no session on the broker.
+    queued: Vec<Queued>,
     state: RwSignal<LinkState>,
-    on_message: Rc<dyn Fn(Publish)>,
+    on_event: Rc<dyn Fn(LinkEvent)>,
 }
 
 fn now() -> Instant {
@@ -96,7 +123,7 @@ impl BrokerLink {
         url: String,
         subscriptions: Vec<Subscription>,
         state: RwSignal<LinkState>,
-        on_message: impl Fn(Publish) + 'static,
+        on_event: impl Fn(LinkEvent) + 'static,
     ) -> BrokerLink {
         let mut config = ClientConfig::new(format!("dashboard-{}", random_suffix()));
         config.keep_alive_secs = KEEP_ALIVE_SECS;
@@ -109,12 +136,53 @@ impl BrokerLink {
             opened: false,
             failures: 0,
             timer: None,
-            initial_subscriptions: Some(subscriptions),
+            queued: subscriptions.into_iter().map(Queued::Subscribe).collect(),
             state,
-            on_message: Rc::new(on_message),
+            on_event: Rc::new(on_event),
         }));
         open_socket(&inner);
         BrokerLink { inner }
+    }
+
+    /// Subscribes now, or on the next connection. The answer arrives as
+    /// [`LinkEvent::SubAck`].
+    pub fn subscribe(&self, subscription: Subscription) -> Result<(), String> {
+        mqtt_proto::topic::validate_topic_filter(&subscription.filter)
+            .map_err(|e| e.to_string())?;
+        self.command(Queued::Subscribe(subscription));
+        Ok(())
+    }
+
+    /// Unsubscribes now, or on the next connection.
+    pub fn unsubscribe(&self, filter: &str) {
+        self.command(Queued::Unsubscribe(ByteStr::from(filter)));
+    }
+
+    /// Publishes a message. QoS 0 needs a connection; QoS 1 and 2 are kept
+    /// until acknowledged and sent when connected, the packet id returned.
+    pub fn publish(&self, publish: Publish) -> Result<Option<u16>, String> {
+        let result = self
+            .inner
+            .borrow_mut()
+            .session
+            .publish(publish, now())
+            .map_err(|e| match e {
+                mqtt_proto::Error::NotConnected => {
+                    "not connected: QoS 0 messages are only sent while connected".to_owned()
+                }
+                other => other.to_string(),
+            });
+        drive(&Rc::downgrade(&self.inner));
+        result
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.inner.borrow().session.state() == SessionState::Connected
+    }
+
+    fn command(&self, command: Queued) {
+        self.inner.borrow_mut().queued.push(command);
+        drive(&Rc::downgrade(&self.inner));
     }
 }
 
@@ -250,27 +318,29 @@ fn schedule_reconnect(rc: &Rc<RefCell<Inner>>, reason: String) {
 /// then hand received messages to the page (with no borrow held).
 fn drive(weak: &Weak<RefCell<Inner>>) {
     let Some(rc) = weak.upgrade() else { return };
-    let mut messages = Vec::new();
+    let mut out = Vec::new();
     {
         let mut inner = rc.borrow_mut();
-        while let Some(event) = inner.session.poll_event() {
+        loop {
+            if inner.session.state() == SessionState::Connected && !inner.queued.is_empty() {
+                make_queued(&mut inner);
+            }
+            let Some(event) = inner.session.poll_event() else {
+                break;
+            };
             match event {
-                Event::Connected { .. } => {
+                Event::Connected { session_present } => {
                     inner.failures = 0;
                     inner.state.set(LinkState::Connected);
-                    if let Some(subscriptions) = inner.initial_subscriptions.take() {
-                        if let Err(e) = inner.session.subscribe(subscriptions, now()) {
-                            web_sys::console::error_1(&format!("subscribe failed: {e}").into());
-                        }
-                    }
+                    out.push(LinkEvent::Connected { session_present });
                 }
-                Event::Message(publish) => messages.push(publish),
-                Event::SubAck(ack) => {
-                    if ack.reason_codes.iter().any(|c| c.is_error()) {
-                        web_sys::console::warn_1(&"the broker refused a subscription".into());
-                    }
-                }
-                Event::UnsubAck(_) | Event::Published { .. } => {}
+                Event::Message(publish) => out.push(LinkEvent::Message(publish)),
+                Event::SubAck { ack, filters } => out.push(LinkEvent::SubAck {
+                    filters: filters.iter().map(|f| f.to_string()).collect(),
+                    codes: ack.reason_codes,
+                }),
+                Event::Published { packet_id } => out.push(LinkEvent::Published { packet_id }),
+                Event::UnsubAck(_) => {}
                 Event::Disconnected(reason) => {
                     // Closing the socket leads to onclose, which schedules the retry.
                     let why = describe(&reason);
@@ -293,9 +363,36 @@ fn drive(weak: &Weak<RefCell<Inner>>) {
             })
         });
     }
-    let on_message = rc.borrow().on_message.clone();
-    for publish in messages {
-        on_message(publish);
+    let on_event = rc.borrow().on_event.clone();
+    for event in out {
+        on_event(event);
+    }
+}
+
+/// Makes the queued subscribes and unsubscribes: consecutive subscribes in
+/// one SUBSCRIBE packet.
+fn make_queued(inner: &mut Inner) {
+    let mut batch = Vec::new();
+    for command in std::mem::take(&mut inner.queued) {
+        match command {
+            Queued::Subscribe(s) => batch.push(s),
+            Queued::Unsubscribe(filter) => {
+                flush_subscribes(inner, &mut batch);
+                if let Err(e) = inner.session.unsubscribe(vec![filter], now()) {
+                    web_sys::console::error_1(&format!("unsubscribe failed: {e}").into());
+                }
+            }
+        }
+    }
+    flush_subscribes(inner, &mut batch);
+}
+
+fn flush_subscribes(inner: &mut Inner, batch: &mut Vec<Subscription>) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = inner.session.subscribe(std::mem::take(batch), now()) {
+        web_sys::console::error_1(&format!("subscribe failed: {e}").into());
     }
 }
 

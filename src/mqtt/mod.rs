@@ -4,4 +4,4 @@
 pub mod broker_url;
 pub mod link;
 
-pub use link::{BrokerLink, LinkState};
+pub use link::{BrokerLink, LinkEvent, LinkState};

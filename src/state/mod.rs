@@ -3,12 +3,14 @@
 pub mod message_log;
 pub mod payload;
 pub mod sensors;
+pub mod sent;
 pub mod series;
 pub mod subscriptions;
 pub mod topic_tree;
 
 pub use message_log::{LogEntry, LogFilter, MessageLog};
 pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
+pub use sent::{SentLog, SentMessage};
 pub use series::TimeSeries;
 pub use subscriptions::{SubscriptionEntry, SubscriptionList, SubscriptionStatus};
 pub use topic_tree::{TopicTree, TreeRow};

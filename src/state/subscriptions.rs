@@ -4,7 +4,7 @@
 use mqtt_proto::{topic::validate_topic_filter, Error, QoS, ReasonCode};
 
 /// What the broker said about a subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubscriptionStatus {
     /// SUBSCRIBE sent (or waiting for the connection), no SUBACK yet.
     Pending,

@@ -59,7 +59,7 @@ impl Client {
         self.flush().await?;
         loop {
             match self.next_event().await? {
-                Event::SubAck(_) => return Ok(()),
+                Event::SubAck { .. } => return Ok(()),
                 Event::Disconnected(reason) => bail!("disconnected while subscribing: {reason:?}"),
                 _ => {}
             }

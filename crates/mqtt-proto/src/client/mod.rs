@@ -146,7 +146,12 @@ pub enum Event {
         session_present: bool,
     },
     Message(Publish),
-    SubAck(SubAck),
+    /// The answer to a SUBSCRIBE: one reason code per filter, in order. Also
+    /// sent for the SUBSCRIBE the session makes itself after a reconnect.
+    SubAck {
+        ack: SubAck,
+        filters: Vec<ByteStr>,
+    },
     UnsubAck(UnsubAck),
     /// A QoS 1 or 2 message finished its acknowledgement flow.
     Published {
@@ -473,17 +478,17 @@ impl ClientSession {
                     Some(PendingAck::Subscribe(_))
                 ) =>
             {
-                if let Some(PendingAck::Subscribe(filters)) =
-                    self.pending_acks.remove(&ack.packet_id)
-                {
-                    // A refused filter is not kept, so it is not retried on reconnect.
-                    for (filter, code) in filters.iter().zip(&ack.reason_codes) {
-                        if code.is_error() {
-                            self.subscriptions.remove(filter);
-                        }
+                let Some(PendingAck::Subscribe(filters)) = self.pending_acks.remove(&ack.packet_id)
+                else {
+                    return;
+                };
+                // A refused filter is not kept, so it is not retried on reconnect.
+                for (filter, code) in filters.iter().zip(&ack.reason_codes) {
+                    if code.is_error() {
+                        self.subscriptions.remove(filter);
                     }
                 }
-                self.events.push_back(Event::SubAck(ack))
+                self.events.push_back(Event::SubAck { ack, filters })
             }
             (SessionState::Connected, Packet::UnsubAck(ack))
                 if matches!(

@@ -152,7 +152,10 @@ fn subscribe_and_receive() {
     assert_eq!(
         events(&mut s),
         vec![
-            Event::SubAck(SubAck::new(id, vec![ReasonCode::Success])),
+            Event::SubAck {
+                ack: SubAck::new(id, vec![ReasonCode::Success]),
+                filters: vec![ByteStr::from_static("sensors/+/temperature")],
+            },
             Event::Message(Publish::new("a/b", Bytes::from_static(b"21"))),
         ]
     );
