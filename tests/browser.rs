@@ -3,46 +3,10 @@
 //! page reconnects by itself when the bridge restarts.
 
 use anyhow::Result;
-use e2e::{eventually, mosquitto_pub, workspace_root, Browser, DistServer, ProxyMode, TestBridge};
-use std::time::Duration;
+use e2e::browser::WAIT;
+use e2e::{eventually, mosquitto_pub, Browser, Dashboard, ProxyMode, TestBridge};
 
-const WAIT: Duration = Duration::from_secs(20);
 const TEMPERATURE_E2E: &str = r#"[data-device="e2e"][data-metric="temperature"]"#;
-
-/// The bridge, `dist/` served in front of it, and a browser on the page with
-/// the dashboard connected and both chart subscriptions in place.
-async fn open_dashboard(
-    mode: ProxyMode,
-    width: u32,
-    height: u32,
-) -> Result<(TestBridge, DistServer, Browser)> {
-    let bridge = TestBridge::start().await?;
-    let server = DistServer::start(workspace_root().join("dist"), bridge.ws, mode).await?;
-    let browser = Browser::start(width, height).await?;
-    browser.client.goto(&server.url()).await?;
-    wait_connected(&browser).await?;
-    wait_subscribed(&bridge).await?;
-    Ok((bridge, server, browser))
-}
-
-/// Temperature, moisture and status.
-async fn wait_subscribed(bridge: &TestBridge) -> Result<()> {
-    eventually(WAIT, "the dashboard's three subscriptions", || async {
-        (bridge.router.subscription_count() >= 3).then_some(())
-    })
-    .await
-}
-
-async fn wait_connected(browser: &Browser) -> Result<()> {
-    eventually(WAIT, "the dashboard to connect", || async {
-        let state = browser
-            .execute("return document.querySelector('.status')?.dataset.state")
-            .await
-            .ok()?;
-        (state == "connected").then_some(())
-    })
-    .await
-}
 
 /// Pixels of the given colour on the temperature chart's canvas.
 async fn series_pixels(browser: &Browser, rgb: (u8, u8, u8)) -> Result<u64> {
@@ -61,7 +25,11 @@ async fn series_pixels(browser: &Browser, rgb: (u8, u8, u8)) -> Result<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> Result<()> {
-    let (bridge, _server, browser) = open_dashboard(ProxyMode::Transparent, 1280, 800).await?;
+    let Dashboard {
+        bridge,
+        server,
+        browser,
+    } = Dashboard::open(ProxyMode::Transparent, 1280, 800).await?;
 
     // The first device's colour (theme::SERIES[0]) is on no empty chart.
     let device_colour = (0, 114, 178);
@@ -111,31 +79,33 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
     eventually(
         WAIT,
         "the dashboard to notice the bridge is gone",
-        || async {
-            let state = browser
-                .execute("return document.querySelector('.status')?.dataset.state")
-                .await
-                .ok()?;
-            (state == "reconnecting").then_some(())
-        },
+        || async { (browser.link_state().await.as_deref() == Some("reconnecting")).then_some(()) },
     )
     .await?;
-    let bridge = TestBridge::start_on(tcp, ws).await?;
-    wait_connected(&browser).await?;
-    wait_subscribed(&bridge).await?;
-    mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "24.1"]).await?;
-    browser.wait_for_text(TEMPERATURE_E2E, "24.1", WAIT).await?;
-
-    browser.close().await?;
-    bridge.stop().await;
-    Ok(())
+    let dashboard = Dashboard {
+        bridge: TestBridge::start_on(tcp, ws).await?,
+        server,
+        browser,
+    };
+    dashboard.wait_connected().await?;
+    dashboard.wait_subscribed().await?;
+    mosquitto_pub(
+        dashboard.bridge.tcp,
+        &["-t", "sensors/e2e/temperature", "-m", "24.1"],
+    )
+    .await?;
+    dashboard
+        .browser
+        .wait_for_text(TEMPERATURE_E2E, "24.1", WAIT)
+        .await?;
+    dashboard.close().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connects_through_a_proxy_that_drops_the_subprotocol() -> Result<()> {
-    let (bridge, _server, browser) = open_dashboard(ProxyMode::DropSubprotocol, 390, 844).await?;
+    let dashboard = Dashboard::open(ProxyMode::DropSubprotocol, 390, 844).await?;
     mosquitto_pub(
-        bridge.tcp,
+        dashboard.bridge.tcp,
         &[
             "-t",
             "sensors/phone/moisture",
@@ -144,14 +114,13 @@ async fn connects_through_a_proxy_that_drops_the_subprotocol() -> Result<()> {
         ],
     )
     .await?;
-    browser
+    dashboard
+        .browser
         .wait_for_text(
             r#"[data-device="phone"][data-metric="moisture"]"#,
             "41.3",
             WAIT,
         )
         .await?;
-    browser.close().await?;
-    bridge.stop().await;
-    Ok(())
+    dashboard.close().await
 }

@@ -1,62 +1,16 @@
 //! Real third-party MQTT clients (Mosquitto's mosquitto_pub and mosquitto_sub)
 //! through the bridge over TCP, in MQTT 3.1 and 3.1.1, at every QoS.
 
-use anyhow::{Context, Result};
-use e2e::{eventually, mosquitto_pub, ChildGuard, TestBridge};
-use std::process::Stdio;
+use anyhow::Result;
+use e2e::{eventually, mosquitto_pub, MosquittoSub, TestBridge};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Starts `mosquitto_sub -v` on `filter`, waits until the bridge holds its
-/// subscription, and returns it with a reader of its output lines.
-async fn subscriber(
-    bridge: &TestBridge,
-    filter: &str,
-    extra: &[&str],
-) -> Result<(
-    ChildGuard,
-    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-)> {
-    let before = bridge.router.subscription_count();
-    let mut sub = ChildGuard::spawn(
-        Command::new("mosquitto_sub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &bridge.tcp.port().to_string(),
-                "-v",
-                "-t",
-                filter,
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    )?;
-    let stdout = sub.0.stdout.take().context("stdout piped")?;
-    eventually(WAIT, "mosquitto_sub to subscribe", || async {
-        (bridge.router.subscription_count() > before).then_some(())
-    })
-    .await?;
-    Ok((sub, BufReader::new(stdout).lines()))
-}
-
-async fn next_line(
-    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-) -> Result<String> {
-    tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .context("mosquitto_sub printed nothing in time")??
-        .context("mosquitto_sub exited")
-}
 
 #[tokio::test]
 async fn mosquitto_pub_reaches_mosquitto_sub_through_the_bridge() -> Result<()> {
     let bridge = TestBridge::start().await?;
-    let (_sub, mut lines) = subscriber(&bridge, "sensors/+/temperature", &[]).await?;
+    let mut lines = MosquittoSub::start(&bridge, "sensors/+/temperature", &[]).await?;
     mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "23.5"]).await?;
     mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/moisture", "-m", "40"]).await?;
     mosquitto_pub(
@@ -64,12 +18,9 @@ async fn mosquitto_pub_reaches_mosquitto_sub_through_the_bridge() -> Result<()> 
         &["-t", "sensors/kitchen/temperature", "-m", "19.0"],
     )
     .await?;
-    assert_eq!(next_line(&mut lines).await?, "sensors/e2e/temperature 23.5");
+    assert_eq!(lines.next_line().await?, "sensors/e2e/temperature 23.5");
     // The moisture reading does not match the filter.
-    assert_eq!(
-        next_line(&mut lines).await?,
-        "sensors/kitchen/temperature 19.0"
-    );
+    assert_eq!(lines.next_line().await?, "sensors/kitchen/temperature 19.0");
     bridge.stop().await;
     Ok(())
 }
@@ -77,7 +28,8 @@ async fn mosquitto_pub_reaches_mosquitto_sub_through_the_bridge() -> Result<()> 
 #[tokio::test]
 async fn every_qos_and_mqtt_31_are_accepted() -> Result<()> {
     let bridge = TestBridge::start().await?;
-    let (_sub, mut lines) = subscriber(&bridge, "interop/#", &["-V", "mqttv31", "-q", "2"]).await?;
+    let mut lines =
+        MosquittoSub::start(&bridge, "interop/#", &["-V", "mqttv31", "-q", "2"]).await?;
     for (qos, version) in [
         ("0", "mqttv311"),
         ("1", "mqttv311"),
@@ -91,7 +43,7 @@ async fn every_qos_and_mqtt_31_are_accepted() -> Result<()> {
             &["-t", "interop/q", "-q", qos, "-V", version, "-m", &payload],
         )
         .await?;
-        assert_eq!(next_line(&mut lines).await?, format!("interop/q {payload}"));
+        assert_eq!(lines.next_line().await?, format!("interop/q {payload}"));
     }
     bridge.stop().await;
     Ok(())
@@ -109,11 +61,8 @@ async fn mosquitto_sub_gets_what_mosquitto_pub_retained() -> Result<()> {
         (bridge.router.retained_count() == 1).then_some(())
     })
     .await?;
-    let (_sub, mut lines) = subscriber(&bridge, "sensors/+/status", &[]).await?;
-    assert_eq!(
-        next_line(&mut lines).await?,
-        "sensors/kitchen/status online"
-    );
+    let mut lines = MosquittoSub::start(&bridge, "sensors/+/status", &[]).await?;
+    assert_eq!(lines.next_line().await?, "sensors/kitchen/status online");
     // -r with an empty message clears it.
     mosquitto_pub(bridge.tcp, &["-t", "sensors/kitchen/status", "-r", "-n"]).await?;
     eventually(WAIT, "the retained message to be cleared", || async {
@@ -128,7 +77,7 @@ async fn mosquitto_sub_gets_what_mosquitto_pub_retained() -> Result<()> {
 async fn mosquitto_sub_with_a_kept_session_gets_what_was_published_while_away() -> Result<()> {
     let bridge = TestBridge::start().await?;
     let kept = ["-c", "-i", "e2e-keeper", "-q", "2", "-V", "mqttv311"];
-    let (sub, _) = subscriber(&bridge, "alerts/#", &kept).await?;
+    let sub = MosquittoSub::start(&bridge, "alerts/#", &kept).await?;
     drop(sub); // killed: no DISCONNECT, and the session stays
     eventually(WAIT, "the bridge to see mosquitto_sub gone", || async {
         (bridge.router.connected_count() == 0).then_some(())
@@ -142,17 +91,10 @@ async fn mosquitto_sub_with_a_kept_session_gets_what_was_published_while_away() 
     )
     .await?;
 
-    let mut back = ChildGuard::spawn(
-        Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &bridge.tcp.port().to_string()])
-            .args(["-v", "-t", "alerts/#", "-C", "2"])
-            .args(kept)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    )?;
-    let mut lines = BufReader::new(back.0.stdout.take().context("stdout piped")?).lines();
-    assert_eq!(next_line(&mut lines).await?, "alerts/frost -2.5");
-    assert_eq!(next_line(&mut lines).await?, "alerts/wind 80");
+    // Resuming the kept session: the bridge already holds the subscription.
+    let mut lines = MosquittoSub::spawn(&bridge, "alerts/#", &[&kept[..], &["-C", "2"]].concat())?;
+    assert_eq!(lines.next_line().await?, "alerts/frost -2.5");
+    assert_eq!(lines.next_line().await?, "alerts/wind 80");
     bridge.stop().await;
     Ok(())
 }
@@ -161,8 +103,8 @@ async fn mosquitto_sub_with_a_kept_session_gets_what_was_published_while_away() 
 async fn mqtt5_and_311_mosquitto_clients_talk_and_5_properties_arrive() -> Result<()> {
     let bridge = TestBridge::start().await?;
     let format = ["-V", "mqttv5", "-F", "%t %p %P %C"];
-    let (_new, mut new_lines) = subscriber(&bridge, "v5/#", &format).await?;
-    let (_old, mut old_lines) = subscriber(&bridge, "v5/#", &["-V", "mqttv311"]).await?;
+    let mut new_lines = MosquittoSub::start(&bridge, "v5/#", &format).await?;
+    let mut old_lines = MosquittoSub::start(&bridge, "v5/#", &["-V", "mqttv311"]).await?;
     mosquitto_pub(
         bridge.tcp,
         &[
@@ -187,10 +129,10 @@ async fn mqtt5_and_311_mosquitto_clients_talk_and_5_properties_arrive() -> Resul
     )
     .await?;
     assert_eq!(
-        next_line(&mut new_lines).await?,
+        new_lines.next_line().await?,
         "v5/x hello site:greenhouse text/plain"
     );
-    assert_eq!(next_line(&mut old_lines).await?, "v5/x hello");
+    assert_eq!(old_lines.next_line().await?, "v5/x hello");
     mosquitto_pub(
         bridge.tcp,
         &[
@@ -205,8 +147,8 @@ async fn mqtt5_and_311_mosquitto_clients_talk_and_5_properties_arrive() -> Resul
         ],
     )
     .await?;
-    assert_eq!(next_line(&mut new_lines).await?, "v5/y from 3.1.1  ");
-    assert_eq!(next_line(&mut old_lines).await?, "v5/y from 3.1.1");
+    assert_eq!(new_lines.next_line().await?, "v5/y from 3.1.1  ");
+    assert_eq!(old_lines.next_line().await?, "v5/y from 3.1.1");
     bridge.stop().await;
     Ok(())
 }

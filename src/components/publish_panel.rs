@@ -81,7 +81,7 @@ pub fn PublishPanel(broker: Broker, clock: RwSignal<f64>) -> impl IntoView {
                     prop:value=move || topic.get()
                     on:input=move |ev| topic.set(event_target_value(&ev))
                 />
-                <p class="field-problem" role="alert">{move || topic_error().unwrap_or_default()}</p>
+                <p class="field-problem publish-topic-problem" role="alert">{move || topic_error().unwrap_or_default()}</p>
                 <textarea
                     class="publish-payload"
                     rows="3"
@@ -92,7 +92,7 @@ pub fn PublishPanel(broker: Broker, clock: RwSignal<f64>) -> impl IntoView {
                     prop:value=move || payload.get()
                     on:input=move |ev| payload.set(event_target_value(&ev))
                 ></textarea>
-                <p class="field-problem" role="alert">{move || payload_error().unwrap_or_default()}</p>
+                <p class="field-problem publish-payload-problem" role="alert">{move || payload_error().unwrap_or_default()}</p>
                 <div class="publish-options">
                     <div class="segmented" role="radiogroup" aria-label="Payload format">
                         <button type="button" role="radio" aria-checked=move || (format.get() == Format::Text).to_string() on:click=move |_| format.set(Format::Text)>"Text"</button>

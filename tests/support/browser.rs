@@ -91,12 +91,141 @@ impl Browser {
         .await
     }
 
+    /// Waits until the element matching `css` has a text containing `part`,
+    /// and returns that text.
+    pub async fn wait_for_text_containing(
+        &self,
+        css: &str,
+        part: &str,
+        within: Duration,
+    ) -> Result<String> {
+        eventually(within, &format!("{css} to contain {part:?}"), || async {
+            self.text(css).await.filter(|t| t.contains(part))
+        })
+        .await
+    }
+
+    /// Waits until an element matches `css`.
+    pub async fn wait_for(&self, css: &str, within: Duration) -> Result<()> {
+        eventually(within, &format!("{css} to appear"), || async {
+            self.client.find(Locator::Css(css)).await.ok().map(|_| ())
+        })
+        .await
+    }
+
+    /// Clicks the first element matching `css`, waiting for it to appear.
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.wait_for(css, Duration::from_secs(10)).await?;
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// Empties the field matching `css`, then types `text` into it as
+    /// keystrokes, so input events fire as when a person types. (WebDriver's
+    /// own clear fires no input event, so the page would not see it.)
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let field = self.client.find(Locator::Css(css)).await?;
+        self.client
+            .execute(
+                "arguments[0].value = ''; \
+                 arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![serde_json::to_value(&field)?],
+            )
+            .await?;
+        if !text.is_empty() {
+            field.send_keys(text).await?;
+        }
+        Ok(())
+    }
+
+    /// Chooses the option with `value` in the `<select>` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) -> Result<()> {
+        let select = self.client.find(Locator::Css(css)).await?;
+        select.select_by_value(value).await?;
+        Ok(())
+    }
+
+    /// Texts of every element matching `css`, in document order.
+    pub async fn texts(&self, css: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await? {
+            out.push(element.text().await?);
+        }
+        Ok(out)
+    }
+
+    /// The dashboard's link: `connecting`, `connected` or `reconnecting`.
+    pub async fn link_state(&self) -> Option<String> {
+        let state = self
+            .execute("return document.querySelector('.status')?.dataset.state")
+            .await
+            .ok()?;
+        state.as_str().map(str::to_owned)
+    }
+
     pub async fn execute(&self, script: &str) -> Result<Value> {
         Ok(self.client.execute(script, vec![]).await?)
     }
 
     pub async fn close(self) -> Result<()> {
         self.client.close().await?;
+        Ok(())
+    }
+}
+
+/// The bridge, `dist/` served in front of it, and a browser on the page with
+/// the dashboard connected and its default subscriptions (`#`, `$SYS/#`) made.
+pub struct Dashboard {
+    pub bridge: super::TestBridge,
+    pub server: super::DistServer,
+    pub browser: Browser,
+}
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+impl Dashboard {
+    pub async fn open(mode: super::ProxyMode, width: u32, height: u32) -> Result<Dashboard> {
+        let bridge = super::TestBridge::start().await?;
+        let server =
+            super::DistServer::start(super::workspace_root().join("dist"), bridge.ws, mode).await?;
+        let browser = Browser::start(width, height).await?;
+        browser.client.goto(&server.url()).await?;
+        let dashboard = Dashboard {
+            bridge,
+            server,
+            browser,
+        };
+        dashboard.wait_connected().await?;
+        dashboard.wait_subscribed().await?;
+        Ok(dashboard)
+    }
+
+    pub async fn wait_connected(&self) -> Result<()> {
+        eventually(WAIT, "the dashboard to connect", || async {
+            (self.browser.link_state().await.as_deref() == Some("connected")).then_some(())
+        })
+        .await
+    }
+
+    /// The default subscriptions granted, as the page shows them.
+    pub async fn wait_subscribed(&self) -> Result<()> {
+        eventually(WAIT, "the dashboard's two subscriptions", || async {
+            (self.bridge.router.subscription_count() >= 2).then_some(())
+        })
+        .await?;
+        self.browser
+            .wait_for_text_containing(
+                r#".sub-item[data-filter="$SYS/#"] .sub-status"#,
+                "granted",
+                WAIT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(self) -> Result<()> {
+        self.browser.close().await?;
+        self.bridge.stop().await;
         Ok(())
     }
 }

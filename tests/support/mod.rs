@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub mod browser;
-pub use browser::Browser;
+pub use browser::{Browser, Dashboard};
 
 /// Polls `probe` every 100 ms until it yields a value or `within` passes.
 pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> Result<T>
@@ -276,4 +276,52 @@ pub async fn mosquitto_pub(tcp: SocketAddr, args: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A `mosquitto_sub -v` on the bridge, stopped when dropped.
+pub struct MosquittoSub {
+    _child: ChildGuard,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl MosquittoSub {
+    /// Starts `mosquitto_sub -v -t filter` with `extra` arguments and waits
+    /// until the bridge holds its subscription.
+    pub async fn start(bridge: &TestBridge, filter: &str, extra: &[&str]) -> Result<MosquittoSub> {
+        let before = bridge.router.subscription_count();
+        let sub = MosquittoSub::spawn(bridge, filter, extra)?;
+        eventually(
+            Duration::from_secs(10),
+            "mosquitto_sub to subscribe",
+            || async { (bridge.router.subscription_count() > before).then_some(()) },
+        )
+        .await?;
+        Ok(sub)
+    }
+
+    /// Starts it without waiting: for a client resuming a kept session, whose
+    /// subscription the bridge already holds.
+    pub fn spawn(bridge: &TestBridge, filter: &str, extra: &[&str]) -> Result<MosquittoSub> {
+        let mut child = ChildGuard::spawn(
+            Command::new("mosquitto_sub")
+                .args(["-h", "127.0.0.1", "-p", &bridge.tcp.port().to_string()])
+                .args(["-v", "-t", filter])
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )?;
+        let stdout = child.0.stdout.take().context("stdout piped")?;
+        Ok(MosquittoSub {
+            _child: child,
+            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout)),
+        })
+    }
+
+    /// The next `topic payload` line it prints.
+    pub async fn next_line(&mut self) -> Result<String> {
+        tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+            .await
+            .context("mosquitto_sub printed nothing in time")??
+            .context("mosquitto_sub exited")
+    }
 }

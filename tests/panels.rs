@@ -1,0 +1,272 @@
+//! Each dashboard panel in headless Chromium against the bridge, driven as a
+//! person would: typing, clicking, reading what the page shows, and checking
+//! the other side with real MQTT clients.
+
+use anyhow::{Context, Result};
+use e2e::browser::WAIT;
+use e2e::{eventually, mosquitto_pub, Dashboard, MosquittoSub, ProxyMode};
+use std::time::Duration;
+
+async fn open() -> Result<Dashboard> {
+    Dashboard::open(ProxyMode::Transparent, 1280, 900).await
+}
+
+/// Topics of the tree rows on the page, top to bottom.
+async fn tree_rows(d: &Dashboard) -> Result<Vec<String>> {
+    let rows = d
+        .browser
+        .execute("return [...document.querySelectorAll('.tree-row')].map(r => r.dataset.topic)")
+        .await?;
+    Ok(serde_json::from_value(rows)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_tree_shows_topics_and_subscribes_by_click() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    mosquitto_pub(d.bridge.tcp, &["-t", "plant/pump/state", "-r", "-m", "on"]).await?;
+    mosquitto_pub(d.bridge.tcp, &["-t", "plant/valve", "-m", "closed"]).await?;
+
+    // Collapsed at first: open plant, then plant/pump.
+    b.wait_for(r#".tree-row[data-topic="plant"]"#, WAIT).await?;
+    assert_eq!(tree_rows(&d).await?, ["plant"]);
+    b.click(r#".tree-row[data-topic="plant"] .tree-name"#)
+        .await?;
+    b.click(r#".tree-row[data-topic="plant/pump"] .tree-name"#)
+        .await?;
+    b.wait_for_text(
+        r#".tree-row[data-topic="plant/pump/state"] .tree-value"#,
+        "on",
+        WAIT,
+    )
+    .await?;
+    assert_eq!(
+        tree_rows(&d).await?,
+        ["plant", "plant/pump", "plant/pump/state", "plant/valve"]
+    );
+    // Delivered live to a subscriber, a retained message is not marked.
+    assert!(
+        b.text(r#".tree-row[data-topic="plant/pump/state"] .badge.retained"#)
+            .await
+            .is_none(),
+        "the live copy has no retained flag"
+    );
+    let summary = b.text(".tree-summary").await.unwrap_or_default();
+    assert_eq!(summary, "2 topics · 2 messages");
+
+    // Search narrows to matches and their ancestors.
+    b.type_into(".tree-search", "VALVE").await?;
+    eventually(WAIT, "the search to narrow the tree", || async {
+        (tree_rows(&d).await.ok()? == ["plant", "plant/valve"]).then_some(())
+    })
+    .await?;
+    b.type_into(".tree-search", "").await?;
+
+    // Subscribe to a subtree from the tree, then drop `#`.
+    b.click(r#".tree-row[data-topic="plant/pump"] [data-action="subscribe-subtree"]"#)
+        .await?;
+    b.wait_for_text(
+        r#".sub-item[data-filter="plant/pump/#"] .sub-status"#,
+        "granted QoS 0",
+        WAIT,
+    )
+    .await?;
+    assert_eq!(d.bridge.router.subscription_count(), 3);
+    // The new subscription brings the stored copy, flagged retained.
+    b.wait_for(
+        r#".tree-row[data-topic="plant/pump/state"] .badge.retained"#,
+        WAIT,
+    )
+    .await?;
+    assert!(
+        b.text(r#".tree-row[data-topic="plant/valve"] .badge.retained"#)
+            .await
+            .is_none(),
+        "plant/valve had no retained message"
+    );
+    b.click(r##".sub-item[data-filter="#"] button"##).await?;
+    eventually(WAIT, "the bridge to drop the # subscription", || async {
+        (d.bridge.router.subscription_count() == 2).then_some(())
+    })
+    .await?;
+    assert!(b.text(r##".sub-item[data-filter="#"]"##).await.is_none());
+
+    // Now only plant/pump/# (and $SYS/#) reach the page.
+    mosquitto_pub(d.bridge.tcp, &["-t", "other/topic", "-m", "x"]).await?;
+    mosquitto_pub(d.bridge.tcp, &["-t", "plant/pump/state", "-m", "off"]).await?;
+    b.wait_for_text(
+        r#".tree-row[data-topic="plant/pump/state"] .tree-value"#,
+        "off",
+        WAIT,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !tree_rows(&d).await?.iter().any(|t| t == "other"),
+        "an unsubscribed topic does not arrive"
+    );
+    d.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_illegal_filter_is_refused_with_a_reason() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    b.type_into(".sub-filter", "sensors/#/x").await?;
+    let problem = b
+        .wait_for_text_containing("#sub-problem", "last", WAIT)
+        .await?;
+    assert!(
+        problem.contains("sensors/#"),
+        "explains the rule: {problem}"
+    );
+    let invalid = b
+        .execute("return document.querySelector('.sub-filter').getAttribute('aria-invalid')")
+        .await?;
+    assert_eq!(invalid, "true");
+    b.click(".sub-form button[type=submit]").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.texts(".sub-name").await?, ["#", "$SYS/#"]);
+    assert_eq!(d.bridge.router.subscription_count(), 2);
+
+    // Fixed, with QoS 1: the broker grants it and the form empties.
+    b.type_into(".sub-filter", "sensors/+/temperature").await?;
+    assert_eq!(b.text("#sub-problem").await.as_deref(), Some(""));
+    b.select(".sub-qos", "1").await?;
+    b.click(".sub-form button[type=submit]").await?;
+    b.wait_for_text(
+        r#".sub-item[data-filter="sensors/+/temperature"] .sub-status"#,
+        "granted QoS 1",
+        WAIT,
+    )
+    .await?;
+    assert_eq!(d.bridge.router.subscription_count(), 3);
+    let field = b
+        .execute("return document.querySelector('.sub-filter').value")
+        .await?;
+    assert_eq!(field, "");
+    d.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_log_filters_shows_payloads_and_exports() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    let messages: [(&str, &str); 4] = [
+        ("sensors/a/temperature", "21.5"),
+        (
+            "sensors/b/temperature",
+            r#"{"level":"error","machine":"Press-4"}"#,
+        ),
+        ("sensors/a/moisture", "40"),
+        ("alerts/note", r#"a, "quoted" note"#),
+    ];
+    for (topic, payload) in messages {
+        mosquitto_pub(d.bridge.tcp, &["-t", topic, "-m", payload]).await?;
+    }
+    b.wait_for_text(".log-count", "4 messages", WAIT).await?;
+
+    b.type_into(".log-topic-filter", "sensors/+/temperature")
+        .await?;
+    b.wait_for_text(".log-count", "2 of 4 messages", WAIT)
+        .await?;
+    assert_eq!(
+        b.texts(".log-row .log-topic").await?,
+        ["sensors/a/temperature", "sensors/b/temperature"]
+    );
+    b.type_into(".log-text-filter", "press-4").await?;
+    b.wait_for_text(".log-count", "1 of 4 messages", WAIT)
+        .await?;
+
+    // The one left, as pretty JSON.
+    b.click(".log-row").await?;
+    b.wait_for_text(".detail-topic", "sensors/b/temperature", WAIT)
+        .await?;
+    b.click(".log-detail .tab:nth-child(2)").await?;
+    b.wait_for_text_containing(".detail-payload", "\"machine\": \"Press-4\"", WAIT)
+        .await?;
+    b.click(".log-detail .tab:nth-child(3)").await?;
+    b.wait_for_text_containing(".detail-payload", "7b 22 6c 65", WAIT)
+        .await?;
+
+    // Export what the filters let through, then everything.
+    b.execute(
+        "window.__exports = []; const make = URL.createObjectURL;
+         URL.createObjectURL = blob => { window.__exports.push(blob); return make(blob); };",
+    )
+    .await?;
+    b.click(".log-export-csv").await?;
+    b.type_into(".log-topic-filter", "").await?;
+    b.type_into(".log-text-filter", "").await?;
+    b.wait_for_text(".log-count", "4 messages", WAIT).await?;
+    b.click(".log-export-csv").await?;
+    b.click(".log-export-json").await?;
+    let exports = b
+        .execute("return Promise.all(window.__exports.map(b => b.text()))")
+        .await?;
+    let exports: Vec<String> = serde_json::from_value(exports)?;
+    assert_eq!(exports.len(), 3);
+    let filtered: Vec<&str> = exports[0].split_terminator("\r\n").collect();
+    assert_eq!(filtered.len(), 2, "header and one row: {filtered:?}");
+    assert!(filtered[1].ends_with(r#"utf-8,"{""level"":""error"",""machine"":""Press-4""}""#));
+    let all: Vec<&str> = exports[1].split_terminator("\r\n").collect();
+    assert_eq!(all[0], "time,topic,qos,retain,dup,encoding,payload");
+    assert_eq!(all.len(), 5, "one row per message: {all:?}");
+    assert!(all[4].contains(r#",alerts/note,0,false,false,utf-8,"a, ""quoted"" note""#));
+    let json: serde_json::Value = serde_json::from_str(&exports[2])?;
+    let items = json.as_array().context("a JSON array")?;
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[3]["payload"], r#"a, "quoted" note"#);
+
+    // Pause counts instead of logging; clear empties.
+    b.click(".log-pause").await?;
+    mosquitto_pub(d.bridge.tcp, &["-t", "sensors/a/moisture", "-m", "41"]).await?;
+    b.wait_for_text(".log-count", "4 messages · 1 arrived while paused", WAIT)
+        .await?;
+    b.click(".log-pause").await?;
+    b.click(".log-clear").await?;
+    b.wait_for_text(".log-count", "0 messages", WAIT).await?;
+    d.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_panel_reaches_mosquitto_sub_and_shows_the_acknowledgement() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    let mut sub = MosquittoSub::start(&d.bridge, "sensors/+/cmd", &[]).await?;
+
+    b.type_into(".publish-topic", "sensors/+/cmd").await?;
+    b.wait_for_text_containing(".publish-topic-problem", "subscribing only", WAIT)
+        .await?;
+    b.type_into(".publish-topic", "sensors/greenhouse-1/cmd")
+        .await?;
+    b.click(r#".segmented [role="radio"]:nth-child(2)"#).await?;
+    b.type_into(".publish-payload", r#"{"pump":"#).await?;
+    b.wait_for_text_containing(".publish-payload-problem", "Not valid JSON", WAIT)
+        .await?;
+    let disabled = b
+        .execute("return document.querySelector('.publish-form [type=submit]').disabled")
+        .await?;
+    assert_eq!(disabled, true, "invalid JSON cannot be sent");
+
+    b.type_into(".publish-payload", r#"{"pump":"on"}"#).await?;
+    b.select(".publish-qos", "1").await?;
+    b.click(".publish-form [type=submit]").await?;
+    assert_eq!(
+        sub.next_line().await?,
+        r#"sensors/greenhouse-1/cmd {"pump":"on"}"#
+    );
+    b.wait_for_text_containing(".sent-item .sent-meta", "acknowledged in", WAIT)
+        .await?;
+
+    b.click(".sent-item .button").await?;
+    assert_eq!(
+        sub.next_line().await?,
+        r#"sensors/greenhouse-1/cmd {"pump":"on"}"#
+    );
+    eventually(WAIT, "two sent messages listed", || async {
+        (b.texts(".sent-item").await.ok()?.len() == 2).then_some(())
+    })
+    .await?;
+    d.close().await
+}
