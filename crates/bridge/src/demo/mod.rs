@@ -1,11 +1,18 @@
 //! Simulated sensor devices. Each is a real MQTT client that connects to the
 //! bridge's own TCP listener over loopback and drives `mqtt-proto`'s
 //! [`ClientSession`], exactly as firmware on a NodeMCU board would talk to it.
+//! Devices speak MQTT 5.0, obey commands on `sensors/<device>/cmd` (see
+//! [`command`]) and report their pump and LED as retained messages.
+
+pub mod command;
+
+use command::{ack_payload, command_id, on_off, Command, Controls};
 
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
-    ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, Properties, Publish, QoS,
+    ByteStr, ClientConfig, ClientSession, Event, Instant as ProtoInstant, LastWill, Properties,
+    Property, ProtocolVersion, Publish, QoS, Subscription,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -41,7 +48,6 @@ pub const DEVICES: [DemoDevice; 3] = [
     },
 ];
 
-const READING_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where a device on this machine reaches a listener bound to `addr`
@@ -63,6 +69,8 @@ pub struct Sensor {
     base_moisture: f64,
     pub temperature: f64,
     pub moisture: f64,
+    /// While the pump runs, the soil gets wetter with each reading.
+    pub pump_on: bool,
 }
 
 impl Sensor {
@@ -73,6 +81,7 @@ impl Sensor {
             base_moisture: device.base_moisture,
             temperature: device.base_temperature,
             moisture: device.base_moisture,
+            pump_on: false,
         }
     }
 
@@ -89,7 +98,14 @@ impl Sensor {
         let t_noise = self.noise();
         let m_noise = self.noise();
         self.temperature += 0.08 * (self.base_temperature - self.temperature) + 0.25 * t_noise;
-        self.moisture += 0.05 * (self.base_moisture - self.moisture) + 0.6 * m_noise;
+        // Watering pulls moisture up towards saturation; without it the soil
+        // dries back towards the device's usual level.
+        let (target, pull) = if self.pump_on {
+            (PUMP_MOISTURE, 0.15)
+        } else {
+            (self.base_moisture, 0.05)
+        };
+        self.moisture += pull * (target - self.moisture) + 0.6 * m_noise;
         self.moisture = self.moisture.clamp(0.0, 100.0);
     }
 }
@@ -100,6 +116,47 @@ fn topic(device: &str, leaf: &str) -> String {
 
 fn reading(device: &str, leaf: &str, value: f64) -> Publish {
     Publish::new(&topic(device, leaf), format!("{value:.1}"))
+}
+
+/// Moisture (%) a running pump brings the soil towards.
+const PUMP_MOISTURE: f64 = 88.0;
+
+/// A retained report of a switch (`sensors/<device>/pump`, `.../led`).
+fn switch_report(device: &str, leaf: &str, on: bool) -> Publish {
+    let mut p = Publish::new(&topic(device, leaf), on_off(on));
+    p.retain = true;
+    p.qos = QoS::AtLeastOnce;
+    p
+}
+
+/// Obeys one message on the device's `cmd` topic and builds the
+/// acknowledgement: to the command's Response Topic if it has one, else to
+/// `sensors/<device>/cmd/ack`, with its Correlation Data copied.
+fn obey(device: &str, command: &Publish, controls: &mut Controls) -> Publish {
+    let outcome = Command::parse(command.payload()).map(|c| {
+        c.apply(controls);
+        (c.id, *controls)
+    });
+    let (id, outcome) = match outcome {
+        Ok((id, controls)) => (id, Ok(controls)),
+        Err(e) => (command_id(command.payload()), Err(e)),
+    };
+    let mut response_topic = None;
+    let mut properties = Vec::new();
+    for property in command.properties.iter() {
+        match property {
+            Property::ResponseTopic(t) if mqtt_proto::topic::validate_topic_name(t).is_ok() => {
+                response_topic = Some(t.to_string())
+            }
+            Property::CorrelationData(d) => properties.push(Property::CorrelationData(d.clone())),
+            _ => {}
+        }
+    }
+    let ack_topic = response_topic.unwrap_or_else(|| topic(device, "cmd/ack"));
+    let mut ack = Publish::new(&ack_topic, ack_payload(id, outcome));
+    ack.qos = QoS::AtLeastOnce;
+    ack.properties = properties.into_iter().collect();
+    ack
 }
 
 fn status(device: &str, online: bool) -> Publish {
@@ -156,6 +213,7 @@ async fn connect_and_publish(
     let now = || ProtoInstant::from_millis(origin.elapsed().as_millis() as u64);
 
     let mut config = ClientConfig::new(format!("demo-{}", device.name));
+    config.protocol = ProtocolVersion::V5;
     config.keep_alive_secs = 30;
     config.will = Some(LastWill {
         topic: topic(device.name, "status").into(),
@@ -168,15 +226,45 @@ async fn connect_and_publish(
     session.connect(now())?;
 
     let mut received = BytesMut::with_capacity(1024);
-    let mut readings = tokio::time::interval(READING_INTERVAL);
+    let mut controls = Controls {
+        pump: sensor.pump_on,
+        ..Controls::default()
+    };
+    let mut readings = tokio::time::interval(controls.interval);
     let mut connected = false;
+    let cmd_topic = topic(device.name, "cmd");
     loop {
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Connected { .. } => {
                     connected = true;
                     session.publish(status(device.name, true), now())?;
+                    session.publish(switch_report(device.name, "pump", controls.pump), now())?;
+                    session.publish(switch_report(device.name, "led", controls.led), now())?;
+                    let cmd =
+                        Subscription::new(ByteStr::from(cmd_topic.as_str()), QoS::AtLeastOnce);
+                    session.subscribe(vec![cmd], now())?;
                     tracing::debug!(device = device.name, "demo device online");
+                }
+                Event::Message(command) if command.topic() == cmd_topic => {
+                    let before = controls;
+                    let ack = obey(device.name, &command, &mut controls);
+                    tracing::info!(device = device.name, command = %String::from_utf8_lossy(command.payload()), "demo device command");
+                    sensor.pump_on = controls.pump;
+                    if controls.pump != before.pump {
+                        session
+                            .publish(switch_report(device.name, "pump", controls.pump), now())?;
+                    }
+                    if controls.led != before.led {
+                        session.publish(switch_report(device.name, "led", controls.led), now())?;
+                    }
+                    if controls.interval != before.interval {
+                        readings = tokio::time::interval_at(
+                            Instant::now() + controls.interval,
+                            controls.interval,
+                        );
+                    }
+                    session.publish(ack, now())?;
                 }
                 Event::Disconnected(reason) => bail!("session ended: {reason:?}"),
                 _ => {}
