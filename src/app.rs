@@ -4,7 +4,9 @@ use crate::components::{
     TopicTreePanel,
 };
 use crate::mqtt::{broker_url, BrokerLink, LinkEvent, LinkState};
-use crate::state::{MessageLog, Metric, SensorStore, SentLog, SubscriptionList, TopicTree};
+use crate::state::{
+    CommandLog, MessageLog, Metric, SensorStore, SentLog, SubscriptionList, TopicTree,
+};
 use leptos::prelude::*;
 use mqtt_proto::{ByteStr, Publish, QoS, Subscription};
 use std::cell::{Cell, RefCell};
@@ -37,6 +39,7 @@ struct Stores {
     log: RwSignal<MessageLog>,
     subscriptions: RwSignal<SubscriptionList>,
     sent: RwSignal<SentLog>,
+    commands: RwSignal<CommandLog>,
 }
 
 impl Stores {
@@ -58,6 +61,18 @@ impl Stores {
                 l.record(p.topic(), p.payload(), p.qos as u8, p.retain, p.dup, *at);
             }
         });
+        // Most batches hold no acknowledgement: leave the command store alone.
+        let acks: Vec<_> = batch
+            .iter()
+            .filter(|(p, _)| p.topic().ends_with("/cmd/ack"))
+            .collect();
+        if !acks.is_empty() {
+            self.commands.update(|c| {
+                for (p, at) in acks {
+                    c.acknowledged(p.topic(), p.payload(), *at);
+                }
+            });
+        }
     }
 }
 
@@ -102,6 +117,10 @@ pub fn App() -> impl IntoView {
         log: RwSignal::new(MessageLog::default()),
         subscriptions: RwSignal::new(SubscriptionList::default()),
         sent: RwSignal::new(SentLog::default()),
+        commands: RwSignal::new(CommandLog::new(format!(
+            "{:06x}",
+            (js_sys::Math::random() * f64::from(0xFF_FFFF)) as u32
+        ))),
     };
     let link_state = RwSignal::new(LinkState::Connecting);
     // Wall-clock time, ticking each second: drives "5 s ago" and scrolls the charts.
@@ -143,6 +162,7 @@ pub fn App() -> impl IntoView {
         link: StoredValue::new_local(link),
         subscriptions: stores.subscriptions,
         sent: stores.sent,
+        commands: stores.commands,
     };
     let store = stores.sensors;
 
@@ -158,7 +178,7 @@ pub fn App() -> impl IntoView {
             <ConnectionStatus state=link_state url=url clock=clock />
         </header>
         <main class="content">
-            <DeviceCards store=store clock=clock />
+            <DeviceCards store=store clock=clock broker=broker />
             <section class="charts">
                 <SensorChart metric=Metric::Temperature store=store clock=clock />
                 <SensorChart metric=Metric::Moisture store=store clock=clock />

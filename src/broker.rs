@@ -2,7 +2,8 @@
 //! subscription list and the link in step.
 
 use crate::mqtt::BrokerLink;
-use crate::state::{SentLog, SentMessage, SubscriptionList};
+use crate::state::commands::{command_topic, ACK_FILTER};
+use crate::state::{CommandLog, DeviceCommand, SentLog, SentMessage, SubscriptionList};
 use leptos::prelude::*;
 use mqtt_proto::{ByteStr, Publish, QoS, Subscription};
 
@@ -12,6 +13,7 @@ pub struct Broker {
     pub link: StoredValue<BrokerLink, LocalStorage>,
     pub subscriptions: RwSignal<SubscriptionList>,
     pub sent: RwSignal<SentLog>,
+    pub commands: RwSignal<CommandLog>,
 }
 
 impl Broker {
@@ -58,6 +60,30 @@ impl Broker {
             })
         });
         Ok(())
+    }
+}
+
+impl Broker {
+    /// Sends a command preset to a device at QoS 1 and waits for its
+    /// acknowledgement, subscribing to acknowledgements first unless a
+    /// subscription already brings them.
+    pub fn command(&self, device: &str, command: DeviceCommand) -> Result<(), String> {
+        let ack_topic = format!("sensors/{device}/cmd/ack");
+        let covered = self
+            .subscriptions
+            .with_untracked(|s| s.color_for(&ack_topic).is_some());
+        if !covered {
+            self.subscribe(ACK_FILTER, QoS::AtLeastOnce)?;
+        }
+        let id = self
+            .commands
+            .try_update(|c| c.sent(device, command, js_sys::Date::now()))
+            .unwrap_or_default();
+        let mut publish = Publish::new(&command_topic(device), command.payload(&id));
+        publish.qos = QoS::AtLeastOnce;
+        self.link
+            .with_value(|link| link.publish(publish))
+            .map(|_| ())
     }
 }
 

@@ -4,8 +4,10 @@
 
 use anyhow::{Context, Result};
 use e2e::browser::WAIT;
-use e2e::{eventually, mosquitto_pub, Dashboard, MosquittoSub, ProxyMode};
+use e2e::{eventually, mosquitto_pub, ChildGuard, Dashboard, MosquittoSub, ProxyMode, TestBridge};
+use std::process::Stdio;
 use std::time::Duration;
+use tokio::process::Command;
 
 async fn open() -> Result<Dashboard> {
     Dashboard::open(ProxyMode::Transparent, 1280, 900).await
@@ -268,5 +270,95 @@ async fn publish_panel_reaches_mosquitto_sub_and_shows_the_acknowledgement() -> 
         (b.texts(".sent-item").await.ok()?.len() == 2).then_some(())
     })
     .await?;
+    d.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_preset_reaches_the_device_and_its_acknowledgement_is_shown() -> Result<()> {
+    let bridge = TestBridge::start_demo().await?;
+    let d = Dashboard::open_on(bridge, ProxyMode::Transparent, 1280, 900).await?;
+    let b = &d.browser;
+    let mut sub = MosquittoSub::start(&d.bridge, "sensors/greenhouse-1/cmd", &[]).await?;
+    let pump = r#"[aria-label="Controls of greenhouse-1"] .control-pump"#;
+    // The device's retained report says the pump is off.
+    b.wait_for_text(pump, "Pump off", WAIT).await?;
+    b.click(pump).await?;
+    let line = sub.next_line().await?;
+    assert!(
+        line.starts_with(r#"sensors/greenhouse-1/cmd {"pump":"on","id":""#),
+        "{line}"
+    );
+    let outcome = b
+        .wait_for_text_containing(
+            r#"[data-command-of="greenhouse-1"]"#,
+            "acknowledged in",
+            WAIT,
+        )
+        .await?;
+    assert!(
+        outcome.starts_with("Pump on · acknowledged in "),
+        "{outcome}"
+    );
+    b.wait_for_text(pump, "Pump on", WAIT).await?;
+    let pressed = b
+        .execute(&format!(
+            "return document.querySelector('{}').getAttribute('aria-pressed')",
+            pump.replace('\'', "\\'")
+        ))
+        .await?;
+    assert_eq!(pressed, "true");
+
+    // The interval preset goes out too.
+    b.select(
+        r#"[aria-label="Controls of greenhouse-1"] .control-interval"#,
+        "2000",
+    )
+    .await?;
+    let line = sub.next_line().await?;
+    assert!(line.contains(r#""interval_ms":2000"#), "{line}");
+    b.wait_for_text_containing(
+        r#"[data-command-of="greenhouse-1"]"#,
+        "Every 2 s · acknowledged in",
+        WAIT,
+    )
+    .await?;
+    d.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_goes_offline_by_its_last_will_and_comes_back() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    let port = d.bridge.tcp.port().to_string();
+    // A device: a client holding a Will that marks it offline.
+    let device = ChildGuard::spawn(
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-i", "lwt-dev"])
+            .args(["-t", "sensors/lwt-dev/cmd", "-k", "5"])
+            .args(["--will-topic", "sensors/lwt-dev/status"])
+            .args(["--will-payload", "offline", "--will-retain"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
+    eventually(WAIT, "the device to connect", || async {
+        (d.bridge.router.connected_count() >= 2).then_some(())
+    })
+    .await?;
+    let online = ["-t", "sensors/lwt-dev/status", "-r", "-m", "online"];
+    mosquitto_pub(d.bridge.tcp, &online).await?;
+    let presence = r#"[data-presence-of="lwt-dev"]"#;
+    b.wait_for_text(presence, "ONLINE", WAIT).await?;
+
+    drop(device); // killed: no DISCONNECT, so the bridge publishes the Will
+    b.wait_for_text(presence, "OFFLINE", WAIT).await?;
+    let disabled = b
+        .execute(
+            r#"return document.querySelector('[aria-label="Controls of lwt-dev"] .control-pump').disabled"#,
+        )
+        .await?;
+    assert_eq!(disabled, true, "an offline device's controls are off");
+
+    mosquitto_pub(d.bridge.tcp, &online).await?;
+    b.wait_for_text(presence, "ONLINE", WAIT).await?;
     d.close().await
 }

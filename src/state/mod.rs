@@ -1,5 +1,6 @@
 //! Bounded stores the components read: plain Rust, no DOM, tested natively.
 
+pub mod commands;
 pub mod message_log;
 pub mod payload;
 pub mod sensors;
@@ -8,6 +9,7 @@ pub mod series;
 pub mod subscriptions;
 pub mod topic_tree;
 
+pub use commands::{CommandLog, CommandState, DeviceCommand};
 pub use message_log::{LogEntry, LogFilter, MessageLog};
 pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
 pub use sent::{SentLog, SentMessage};

@@ -117,6 +117,9 @@ pub struct DeviceReadings {
     pub moisture: TimeSeries,
     /// `None` until the device's status is seen.
     pub presence: Option<Presence>,
+    /// The pump and LED as the device last reported them (`None`: not seen).
+    pub pump: Option<bool>,
+    pub led: Option<bool>,
 }
 
 impl DeviceReadings {
@@ -125,6 +128,8 @@ impl DeviceReadings {
             temperature: TimeSeries::new(SERIES_CAPACITY),
             moisture: TimeSeries::new(SERIES_CAPACITY),
             presence: None,
+            pump: None,
+            led: None,
         }
     }
 
@@ -155,6 +160,20 @@ impl DeviceReadings {
 enum Update {
     Reading(Metric, f64),
     Presence(Presence),
+    Pump(bool),
+    Led(bool),
+}
+
+/// A switch report: "on" or "off" (any case, surrounding space ignored).
+fn parse_switch(payload: &[u8]) -> Option<bool> {
+    let text = std::str::from_utf8(payload).ok()?.trim();
+    if text.eq_ignore_ascii_case("on") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("off") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Every device seen, by name, and its bounded readings.
@@ -174,12 +193,13 @@ impl SensorStore {
         let Some((device, leaf)) = device_topic(topic) else {
             return false;
         };
-        let update = if leaf == "status" {
-            parse_presence(payload).map(Update::Presence)
-        } else {
-            Metric::from_topic_leaf(leaf)
+        let update = match leaf {
+            "status" => parse_presence(payload).map(Update::Presence),
+            "pump" => parse_switch(payload).map(Update::Pump),
+            "led" => parse_switch(payload).map(Update::Led),
+            _ => Metric::from_topic_leaf(leaf)
                 .zip(parse_reading(payload))
-                .map(|(m, v)| Update::Reading(m, v))
+                .map(|(m, v)| Update::Reading(m, v)),
         };
         let Some(update) = update else {
             return false;
@@ -194,6 +214,8 @@ impl SensorStore {
         match update {
             Update::Reading(metric, value) => readings.series_mut(metric).push(at_ms, value),
             Update::Presence(p) => readings.presence = Some(p),
+            Update::Pump(on) => readings.pump = Some(on),
+            Update::Led(on) => readings.led = Some(on),
         }
         true
     }
@@ -283,6 +305,16 @@ mod tests {
             store.device("pump-3").and_then(|d| d.presence),
             Some(Presence::Online)
         );
+    }
+
+    #[test]
+    fn pump_and_led_reports_set_the_switches() {
+        let mut store = SensorStore::default();
+        assert!(store.record("sensors/gh/pump", b"ON", 0.0));
+        assert!(store.record("sensors/gh/led", b" off ", 0.0));
+        assert!(!store.record("sensors/gh/led", b"dim", 0.0));
+        let d = store.device("gh").expect("seen");
+        assert_eq!((d.pump, d.led), (Some(true), Some(false)));
     }
 
     #[test]

@@ -185,7 +185,16 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 impl Dashboard {
     pub async fn open(mode: super::ProxyMode, width: u32, height: u32) -> Result<Dashboard> {
-        let bridge = super::TestBridge::start().await?;
+        Self::open_on(super::TestBridge::start().await?, mode, width, height).await
+    }
+
+    /// The dashboard in front of a bridge the caller started.
+    pub async fn open_on(
+        bridge: super::TestBridge,
+        mode: super::ProxyMode,
+        width: u32,
+        height: u32,
+    ) -> Result<Dashboard> {
         let server =
             super::DistServer::start(super::workspace_root().join("dist"), bridge.ws, mode).await?;
         let browser = Browser::start(width, height).await?;

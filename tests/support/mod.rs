@@ -68,9 +68,19 @@ impl TestBridge {
     }
 
     pub async fn start_on(tcp: SocketAddr, ws: SocketAddr) -> Result<TestBridge> {
+        Self::start_with(tcp, ws, false).await
+    }
+
+    /// With the demo devices, which obey commands and acknowledge them.
+    pub async fn start_demo() -> Result<TestBridge> {
+        Self::start_with("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?, true).await
+    }
+
+    async fn start_with(tcp: SocketAddr, ws: SocketAddr, demo: bool) -> Result<TestBridge> {
         let config = Config {
             tcp,
             ws,
+            demo,
             // $SYS would add retained messages the tests count.
             sys_interval: Duration::ZERO,
             ..Config::default()
