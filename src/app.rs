@@ -1,11 +1,11 @@
 use crate::broker::Broker;
 use crate::components::{
-    ConnectionStatus, DeviceCards, MessageLogPanel, PublishPanel, SensorChart, SubscriptionsPanel,
-    TopicTreePanel,
+    ChartForm, ConnectionStatus, CustomChartList, DeviceCards, MessageLogPanel, PublishPanel,
+    SensorChart, SubscriptionsPanel, TopicTreePanel,
 };
 use crate::mqtt::{broker_url, BrokerLink, LinkEvent, LinkState};
 use crate::state::{
-    CommandLog, MessageLog, Metric, SensorStore, SentLog, SubscriptionList, TopicTree,
+    CommandLog, CustomCharts, MessageLog, Metric, SensorStore, SentLog, SubscriptionList, TopicTree,
 };
 use leptos::prelude::*;
 use mqtt_proto::{ByteStr, Publish, QoS, Subscription};
@@ -40,6 +40,7 @@ struct Stores {
     subscriptions: RwSignal<SubscriptionList>,
     sent: RwSignal<SentLog>,
     commands: RwSignal<CommandLog>,
+    charts: RwSignal<CustomCharts>,
 }
 
 impl Stores {
@@ -61,6 +62,13 @@ impl Stores {
                 l.record(p.topic(), p.payload(), p.qos as u8, p.retain, p.dup, *at);
             }
         });
+        if !self.charts.with_untracked(CustomCharts::is_empty) {
+            self.charts.update(|c| {
+                for (p, at) in batch {
+                    c.record(p.topic(), p.payload(), *at);
+                }
+            });
+        }
         // Most batches hold no acknowledgement: leave the command store alone.
         let acks: Vec<_> = batch
             .iter()
@@ -121,6 +129,7 @@ pub fn App() -> impl IntoView {
             "{:06x}",
             (js_sys::Math::random() * f64::from(0xFF_FFFF)) as u32
         ))),
+        charts: RwSignal::new(CustomCharts::default()),
     };
     let link_state = RwSignal::new(LinkState::Connecting);
     // Wall-clock time, ticking each second: drives "5 s ago" and scrolls the charts.
@@ -182,6 +191,8 @@ pub fn App() -> impl IntoView {
             <section class="charts">
                 <SensorChart metric=Metric::Temperature store=store clock=clock />
                 <SensorChart metric=Metric::Moisture store=store clock=clock />
+                <CustomChartList charts=stores.charts clock=clock />
+                <ChartForm charts=stores.charts log=stores.log />
             </section>
             <section class="workbench">
                 <div class="column">
@@ -189,7 +200,7 @@ pub fn App() -> impl IntoView {
                     <TopicTreePanel tree=stores.tree broker=broker clock=clock />
                 </div>
                 <div class="column">
-                    <MessageLogPanel log=stores.log subscriptions=stores.subscriptions />
+                    <MessageLogPanel log=stores.log subscriptions=stores.subscriptions charts=stores.charts />
                     <PublishPanel broker=broker clock=clock />
                 </div>
             </section>

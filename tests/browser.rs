@@ -11,7 +11,7 @@ const TEMPERATURE_E2E: &str = r#"[data-device="e2e"][data-metric="temperature"]"
 /// Pixels of the given colour on the temperature chart's canvas.
 async fn series_pixels(browser: &Browser, rgb: (u8, u8, u8)) -> Result<u64> {
     let script = format!(
-        r#"const c = document.querySelector('[data-metric="temperature"] canvas');
+        r#"const c = document.querySelector('[data-chart="temperature"] canvas');
            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
            let n = 0;
            for (let i = 0; i < d.length; i += 4) {{
@@ -55,7 +55,7 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
         "the line and the latest-value dot are drawn ({drawn} pixels)"
     );
     let legend = browser
-        .text(r#"[data-metric="temperature"] .legend"#)
+        .text(r#"[data-chart="temperature"] .legend"#)
         .await
         .unwrap_or_default();
     assert!(

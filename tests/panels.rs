@@ -242,7 +242,8 @@ async fn publish_panel_reaches_mosquitto_sub_and_shows_the_acknowledgement() -> 
         .await?;
     b.type_into(".publish-topic", "sensors/greenhouse-1/cmd")
         .await?;
-    b.click(r#".segmented [role="radio"]:nth-child(2)"#).await?;
+    b.click(r#".publish-format [role="radio"]:nth-child(2)"#)
+        .await?;
     b.type_into(".publish-payload", r#"{"pump":"#).await?;
     b.wait_for_text_containing(".publish-payload-problem", "Not valid JSON", WAIT)
         .await?;
@@ -360,5 +361,121 @@ async fn a_device_goes_offline_by_its_last_will_and_comes_back() -> Result<()> {
 
     mosquitto_pub(d.bridge.tcp, &online).await?;
     b.wait_for_text(presence, "ONLINE", WAIT).await?;
+    d.close().await
+}
+
+/// Pixels of the first series colour (theme::SERIES[0]) on a chart's canvas.
+async fn series_pixels(d: &Dashboard, chart: &str) -> Result<u64> {
+    let script = format!(
+        r#"const c = document.querySelector('[data-chart="{chart}"] canvas');
+           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+           let n = 0;
+           for (let i = 0; i < d.length; i += 4) {{
+             if (Math.abs(d[i] - 0) < 8 && Math.abs(d[i+1] - 114) < 8 && Math.abs(d[i+2] - 178) < 8) n++;
+           }}
+           return n;"#
+    );
+    Ok(d.browser.execute(&script).await?.as_u64().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_field_is_charted_with_stats_crosshair_windows_and_pause() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    for temp in ["20", "22", "24"] {
+        let payload = format!(r#"{{"data":{{"temp":{temp}}},"id":"x"}}"#);
+        mosquitto_pub(d.bridge.tcp, &["-t", "lab/env", "-m", &payload]).await?;
+    }
+    b.wait_for_text(".log-count", "3 messages", WAIT).await?;
+
+    // From the message's detail: its one numeric field, charted in a click.
+    b.click(".log-row").await?;
+    b.wait_for_text(".chart-this", "Chart data.temp", WAIT)
+        .await?;
+    b.click(".chart-this").await?;
+    let legend = r#"[data-chart="custom-1"] .legend"#;
+    // It starts from the messages the log holds.
+    b.wait_for_text_containing(legend, "min 20 · max 24 · mean 22", WAIT)
+        .await?;
+    for temp in ["21", "25", "23"] {
+        let payload = format!(r#"{{"data":{{"temp":{temp}}}}}"#);
+        mosquitto_pub(d.bridge.tcp, &["-t", "lab/env", "-m", &payload]).await?;
+    }
+    let text = b
+        .wait_for_text_containing(legend, "min 20 · max 25 · mean 22.5", WAIT)
+        .await?;
+    assert!(text.contains("lab/env\n23"), "latest value: {text}");
+    let drawn = eventually(WAIT, "the line to be drawn", || async {
+        series_pixels(&d, "custom-1").await.ok().filter(|&n| n > 20)
+    })
+    .await?;
+    assert!(drawn > 20);
+
+    // The crosshair at the right edge reads the latest value (once the
+    // readings are older than the few hundred ms that edge stands for).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    b.execute(
+        r#"const c = document.querySelector('[data-chart="custom-1"] canvas');
+           const r = c.getBoundingClientRect();
+           c.dispatchEvent(new MouseEvent('mousemove',
+             { bubbles: true, clientX: r.right - 18, clientY: r.top + r.height / 2 }));"#,
+    )
+    .await?;
+    let tip = b
+        .wait_for_text_containing(r#"[data-chart="custom-1"] .chart-tooltip"#, "lab/env", WAIT)
+        .await?;
+    assert!(tip.ends_with("lab/env\n23"), "tooltip: {tip}");
+
+    // Windows and pause.
+    b.click(r#"[data-chart="custom-1"] [data-window="10 min"]"#)
+        .await?;
+    let checked = b
+        .execute(
+            r#"return document.querySelector('[data-chart="custom-1"] [data-window="10 min"]').getAttribute('aria-checked')"#,
+        )
+        .await?;
+    assert_eq!(checked, "true");
+    b.click(r#"[data-chart="custom-1"] .chart-pause"#).await?;
+    b.wait_for_text(r#"[data-chart="custom-1"] .chart-pause"#, "Resume", WAIT)
+        .await?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    mosquitto_pub(
+        d.bridge.tcp,
+        &["-t", "lab/env", "-m", r#"{"data":{"temp":40}}"#],
+    )
+    .await?;
+    b.wait_for_text(".log-count", "7 messages", WAIT).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let paused = b.text(legend).await.unwrap_or_default();
+    assert!(
+        paused.contains("max 25"),
+        "paused chart ignores new data: {paused}"
+    );
+    b.click(r#"[data-chart="custom-1"] .chart-pause"#).await?;
+    b.wait_for_text_containing(legend, "max 40", WAIT).await?;
+
+    // The form charts a filter: one line per matching topic.
+    b.type_into(".chart-filter", "plant/+/flow").await?;
+    b.type_into(".chart-unit", "l/min").await?;
+    b.click(".chart-form [type=submit]").await?;
+    mosquitto_pub(d.bridge.tcp, &["-t", "plant/a/flow", "-m", "3.5"]).await?;
+    mosquitto_pub(d.bridge.tcp, &["-t", "plant/b/flow", "-m", "4"]).await?;
+    let text = b
+        .wait_for_text_containing(r#"[data-chart="custom-2"] .legend"#, "plant/b/flow", WAIT)
+        .await?;
+    assert!(text.contains("plant/a/flow\n3.5 l/min"), "{text}");
+    b.type_into(".chart-filter", "plant/#/x").await?;
+    b.click(".chart-form [type=submit]").await?;
+    b.wait_for_text_containing(".chart-problem", "wildcard", WAIT)
+        .await?;
+
+    b.click(r#"[data-chart="custom-2"] .chart-remove"#).await?;
+    eventually(WAIT, "the chart to go", || async {
+        b.text(r#"[data-chart="custom-2"]"#)
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await?;
     d.close().await
 }

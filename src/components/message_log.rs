@@ -1,5 +1,5 @@
-use crate::state::payload::{hex, pretty_json, preview};
-use crate::state::{LogEntry, LogFilter, MessageLog, SubscriptionList};
+use crate::state::payload::{hex, number_at, numeric_paths, pretty_json, preview};
+use crate::state::{ChartSpec, CustomCharts, LogEntry, LogFilter, MessageLog, SubscriptionList};
 use crate::theme::{css, series_color};
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -59,6 +59,7 @@ fn download(name: &str, mime: &str, contents: &str) {
 pub fn MessageLogPanel(
     log: RwSignal<MessageLog>,
     subscriptions: RwSignal<SubscriptionList>,
+    charts: RwSignal<CustomCharts>,
 ) -> impl IntoView {
     let filter = RwSignal::new(LogFilter::default());
     let matching = Memo::new(move |_| filter.with(|f| log.with(|l| l.matching(f))));
@@ -219,7 +220,7 @@ pub fn MessageLogPanel(
                     format!("{}px", (matching.with(Vec::len) - end) as f64 * ROW_PX)
                 }></div>
             </div>
-            <MessageDetail log=log selected=selected payload_view=payload_view />
+            <MessageDetail log=log selected=selected payload_view=payload_view charts=charts />
         </section>
     }
 }
@@ -229,7 +230,53 @@ fn MessageDetail(
     log: RwSignal<MessageLog>,
     selected: RwSignal<Option<u64>>,
     payload_view: RwSignal<PayloadView>,
+    charts: RwSignal<CustomCharts>,
 ) -> impl IntoView {
+    let chart_note = RwSignal::new(None::<String>);
+    // The numbers this message holds, each a chart to add with one click.
+    let chart_buttons = move |e: &LogEntry| {
+        let mut fields = Vec::new();
+        if number_at(&e.payload, "").is_some() {
+            fields.push(String::new());
+        }
+        fields.extend(numeric_paths(&e.payload, 6));
+        let topic = e.topic.clone();
+        fields
+            .into_iter()
+            .map(|field| {
+                let label = if field.is_empty() {
+                    "Chart value".to_owned()
+                } else {
+                    format!("Chart {field}")
+                };
+                let spec = ChartSpec {
+                    filter: topic.clone(),
+                    field,
+                    unit: String::new(),
+                };
+                view! {
+                    <button
+                        class="button small chart-this"
+                        on:click=move |_| {
+                            let mut result = Ok(0);
+                            charts.update(|c| {
+                                result = c.add(spec.clone());
+                                if let Ok(id) = result {
+                                    log.with_untracked(|l| c.backfill(id, l.history()));
+                                }
+                            });
+                            chart_note.set(Some(match result {
+                                Ok(_) => format!("Charting {} above.", spec.title()),
+                                Err(e) => e,
+                            }));
+                        }
+                    >
+                        {label}
+                    </button>
+                }
+            })
+            .collect_view()
+    };
     let entry = move || {
         selected
             .get()
@@ -285,6 +332,10 @@ fn MessageDetail(
                         </div>
                         <pre class="detail-payload">{body(&e)}</pre>
                         {cut.map(|c| view! { <p class="panel-meta">{c}</p> })}
+                        <div class="detail-actions">
+                            {chart_buttons(&e)}
+                            <span class="panel-meta chart-note">{move || chart_note.get().unwrap_or_default()}</span>
+                        </div>
                     }.into_any()
                 }
             }}

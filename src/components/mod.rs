@@ -1,6 +1,8 @@
 //! One component per file.
 
+mod chart_card;
 mod connection_status;
+mod custom_charts;
 mod device_cards;
 mod message_log;
 mod publish_panel;
@@ -9,6 +11,7 @@ mod subscriptions_panel;
 mod topic_tree;
 
 pub use connection_status::ConnectionStatus;
+pub use custom_charts::{ChartForm, CustomChartList};
 pub use device_cards::DeviceCards;
 pub use message_log::MessageLogPanel;
 pub use publish_panel::PublishPanel;

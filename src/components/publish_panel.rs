@@ -94,7 +94,7 @@ pub fn PublishPanel(broker: Broker, clock: RwSignal<f64>) -> impl IntoView {
                 ></textarea>
                 <p class="field-problem publish-payload-problem" role="alert">{move || payload_error().unwrap_or_default()}</p>
                 <div class="publish-options">
-                    <div class="segmented" role="radiogroup" aria-label="Payload format">
+                    <div class="segmented publish-format" role="radiogroup" aria-label="Payload format">
                         <button type="button" role="radio" aria-checked=move || (format.get() == Format::Text).to_string() on:click=move |_| format.set(Format::Text)>"Text"</button>
                         <button type="button" role="radio" aria-checked=move || (format.get() == Format::Json).to_string() on:click=move |_| format.set(Format::Json)>"JSON"</button>
                     </div>

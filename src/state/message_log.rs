@@ -160,6 +160,13 @@ impl MessageLog {
         self.entries.iter()
     }
 
+    /// `(topic, payload, time)` of every entry, oldest first.
+    pub fn history(&self) -> impl Iterator<Item = (&str, &[u8], f64)> {
+        self.entries
+            .iter()
+            .map(|e| (e.topic.as_str(), e.payload.as_slice(), e.at_ms))
+    }
+
     pub fn by_seq(&self, seq: u64) -> Option<&LogEntry> {
         let first = self.entries.front()?.seq;
         self.entries

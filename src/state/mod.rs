@@ -1,5 +1,6 @@
 //! Bounded stores the components read: plain Rust, no DOM, tested natively.
 
+pub mod charts;
 pub mod commands;
 pub mod message_log;
 pub mod payload;
@@ -9,10 +10,11 @@ pub mod series;
 pub mod subscriptions;
 pub mod topic_tree;
 
+pub use charts::{ChartSpec, ChartWindow, CustomCharts};
 pub use commands::{CommandLog, CommandState, DeviceCommand};
 pub use message_log::{LogEntry, LogFilter, MessageLog};
 pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
 pub use sent::{SentLog, SentMessage};
-pub use series::TimeSeries;
+pub use series::{Stats, TimeSeries};
 pub use subscriptions::{SubscriptionEntry, SubscriptionList, SubscriptionStatus};
 pub use topic_tree::{TopicTree, TreeRow};

@@ -72,6 +72,47 @@ pub fn number_at(payload: &[u8], path: &str) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
+/// The JSON paths (as [`number_at`] takes them) of the numbers in a JSON
+/// object payload, depth first, at most `limit`: what a chart could plot.
+pub fn numeric_paths(payload: &[u8], limit: usize) -> Vec<String> {
+    fn walk(
+        value: &serde_json::Value,
+        path: &mut String,
+        depth: usize,
+        out: &mut Vec<String>,
+        limit: usize,
+    ) {
+        let serde_json::Value::Object(fields) = value else {
+            return;
+        };
+        for (key, v) in fields {
+            if out.len() >= limit {
+                return;
+            }
+            if key.is_empty() || key.contains('.') {
+                continue;
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(key);
+            if v.as_f64().is_some_and(f64::is_finite) {
+                out.push(path.clone());
+            } else if depth < 4 {
+                walk(v, path, depth + 1, out, limit);
+            }
+            path.truncate(len);
+        }
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk(&value, &mut String::new(), 0, &mut out, limit);
+    out
+}
+
 /// Milliseconds since the Unix epoch as an RFC 3339 UTC timestamp with
 /// milliseconds: `2026-12-03T15:46:36.123Z`.
 pub fn iso_time(ms: f64) -> String {
@@ -138,6 +179,21 @@ mod tests {
         assert_eq!(number_at(br#"{"data":{"temp":"hot"}}"#, "data.temp"), None);
         assert_eq!(number_at(br#"{"data":{}}"#, "data.temp"), None);
         assert_eq!(number_at(b"12", "value"), None);
+    }
+
+    #[test]
+    fn numeric_paths_of_json_objects() {
+        let payload =
+            br#"{"id":"x","value":3,"data":{"temp":21.5,"ok":true,"deep":{"rh":40}},"list":[1]}"#;
+        let mut paths = numeric_paths(payload, 10);
+        paths.sort();
+        assert_eq!(paths, ["data.deep.rh", "data.temp", "value"]);
+        for p in &paths {
+            assert!(number_at(payload, p).is_some(), "{p} charts");
+        }
+        assert_eq!(numeric_paths(payload, 1).len(), 1);
+        assert!(numeric_paths(b"21.5", 10).is_empty());
+        assert!(numeric_paths(b"junk", 10).is_empty());
     }
 
     #[test]

@@ -54,9 +54,153 @@ impl TimeSeries {
     }
 }
 
+/// Latest, smallest, largest and mean value over a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub latest: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: usize,
+}
+
+impl TimeSeries {
+    /// Oldest sample's time.
+    pub fn first_time(&self) -> Option<f64> {
+        self.samples.front().map(|&(t, _)| t)
+    }
+
+    /// Statistics of the samples in `since..=until`.
+    pub fn stats(&self, since: f64, until: f64) -> Option<Stats> {
+        let mut iter = self.since(since).take_while(|&(t, _)| t <= until);
+        let (_, first) = iter.next()?;
+        let mut stats = Stats {
+            latest: first,
+            min: first,
+            max: first,
+            mean: 0.0,
+            count: 1,
+        };
+        let mut sum = first;
+        for (_, v) in iter {
+            stats.latest = v;
+            stats.min = stats.min.min(v);
+            stats.max = stats.max.max(v);
+            stats.count += 1;
+            sum += v;
+        }
+        stats.mean = sum / stats.count as f64;
+        Some(stats)
+    }
+
+    /// The sample closest in time to `at`, within `since..=until`.
+    pub fn nearest(&self, at: f64, since: f64, until: f64) -> Option<Sample> {
+        let i = self.samples.partition_point(|&(t, _)| t < at);
+        [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.samples.get(i).copied())
+            .filter(|&(t, _)| t >= since && t <= until)
+            .min_by(|a, b| (a.0 - at).abs().total_cmp(&(b.0 - at).abs()))
+    }
+
+    /// The samples in `since..=until` reduced to what `columns` pixel
+    /// columns can show: per column, its first, smallest, largest and last
+    /// value in time order, so spikes survive and a line drawn through the
+    /// points looks the same as one drawn through every sample. A window with
+    /// few samples comes back whole.
+    pub fn decimate(&self, since: f64, until: f64, columns: usize) -> Vec<Sample> {
+        let samples: Vec<Sample> = self.since(since).take_while(|&(t, _)| t <= until).collect();
+        let columns = columns.max(1);
+        if samples.len() <= columns * 4 || until <= since {
+            return samples;
+        }
+        let width = (until - since) / columns as f64;
+        let mut out = Vec::with_capacity(columns * 4);
+        let mut start = 0;
+        while start < samples.len() {
+            let column = ((samples[start].0 - since) / width).floor();
+            let end = samples[start..]
+                .iter()
+                .position(|&(t, _)| ((t - since) / width).floor() != column)
+                .map_or(samples.len(), |n| start + n);
+            let bucket = &samples[start..end];
+            let (mut lo, mut hi) = (0, 0);
+            for (i, s) in bucket.iter().enumerate() {
+                if s.1 < bucket[lo].1 {
+                    lo = i;
+                }
+                if s.1 > bucket[hi].1 {
+                    hi = i;
+                }
+            }
+            let mut picks = [0, lo.min(hi), lo.max(hi), bucket.len() - 1];
+            picks.sort_unstable();
+            let mut last = None;
+            for i in picks {
+                if last != Some(i) {
+                    out.push(bucket[i]);
+                    last = Some(i);
+                }
+            }
+            start = end;
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_over_a_window() {
+        let mut s = TimeSeries::new(100);
+        for (t, v) in [(1.0, 4.0), (2.0, 8.0), (3.0, 6.0), (4.0, 100.0)] {
+            s.push(t, v);
+        }
+        let st = s.stats(1.5, 3.0).expect("samples in window");
+        assert_eq!((st.latest, st.min, st.max, st.count), (6.0, 6.0, 8.0, 2));
+        assert_eq!(st.mean, 7.0);
+        assert_eq!(s.stats(5.0, 9.0), None);
+        assert_eq!(s.first_time(), Some(1.0));
+    }
+
+    #[test]
+    fn nearest_sample_in_window() {
+        let mut s = TimeSeries::new(100);
+        for (t, v) in [(10.0, 1.0), (20.0, 2.0), (30.0, 3.0)] {
+            s.push(t, v);
+        }
+        assert_eq!(s.nearest(14.0, 0.0, 100.0), Some((10.0, 1.0)));
+        assert_eq!(s.nearest(16.0, 0.0, 100.0), Some((20.0, 2.0)));
+        assert_eq!(s.nearest(99.0, 0.0, 100.0), Some((30.0, 3.0)));
+        assert_eq!(s.nearest(14.0, 15.0, 100.0), Some((20.0, 2.0)));
+        assert_eq!(s.nearest(14.0, 31.0, 100.0), None);
+    }
+
+    #[test]
+    fn decimation_keeps_extremes_per_column() {
+        let mut s = TimeSeries::new(100_000);
+        for i in 0..10_000 {
+            // A flat line with one spike up and one down.
+            let v = match i {
+                5_000 => 50.0,
+                7_000 => -50.0,
+                _ => 1.0,
+            };
+            s.push(i as f64, v);
+        }
+        let points = s.decimate(0.0, 10_000.0, 100);
+        assert!(points.len() <= 400, "{} points", points.len());
+        assert!(points.contains(&(5_000.0, 50.0)), "spike kept");
+        assert!(points.contains(&(7_000.0, -50.0)), "dip kept");
+        assert!(points.windows(2).all(|w| w[0].0 < w[1].0), "time order");
+        assert_eq!(points.first(), Some(&(0.0, 1.0)));
+        assert_eq!(points.last(), Some(&(9_999.0, 1.0)));
+        // Few samples: all of them.
+        assert_eq!(s.decimate(0.0, 9.0, 100).len(), 10);
+    }
 
     #[test]
     fn drops_oldest_at_capacity() {
