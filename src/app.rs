@@ -1,14 +1,16 @@
-use crate::broker::Broker;
+use crate::broker::{Broker, StartLink};
 use crate::components::{
-    ChartForm, ConnectionStatus, CustomChartList, DeviceCards, MessageLogPanel, PublishPanel,
-    SensorChart, SubscriptionsPanel, TopicTreePanel,
+    ChartForm, ConnectionPanel, ConnectionStatus, CustomChartList, DeviceCards, MessageLogPanel,
+    PublishPanel, SensorChart, SubscriptionsPanel, TopicTreePanel,
 };
 use crate::mqtt::{broker_url, BrokerLink, LinkEvent, LinkState};
 use crate::state::{
-    CommandLog, CustomCharts, MessageLog, Metric, SensorStore, SentLog, SubscriptionList, TopicTree,
+    CommandLog, ConnectionSettings, CustomCharts, MessageLog, Metric, Profiles, SensorStore,
+    SentLog, SubscriptionList, TopicTree,
 };
+use crate::storage;
 use leptos::prelude::*;
-use mqtt_proto::{ByteStr, Publish, QoS, Subscription};
+use mqtt_proto::{Publish, QoS};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -21,6 +23,16 @@ const DEFAULT_FILTERS: [&str; 2] = ["#", "$SYS/#"];
 const MAX_PENDING: usize = 20_000;
 /// Longest wait for a frame before storing arrived messages.
 const FLUSH_FALLBACK: Duration = Duration::from_millis(250);
+
+/// The URL to connect to: the settings' own, else the page's default.
+pub fn broker_url_for(settings: &ConnectionSettings) -> String {
+    let url = settings.url.trim();
+    if url.is_empty() {
+        page_broker_url()
+    } else {
+        url.to_owned()
+    }
+}
 
 fn page_broker_url() -> String {
     let location = window().location();
@@ -139,18 +151,13 @@ pub fn App() -> impl IntoView {
         Duration::from_secs(1),
     );
 
-    let url = page_broker_url();
     stores.subscriptions.update(|s| {
         for filter in DEFAULT_FILTERS {
             let _ = s.add(filter, QoS::AtMostOnce);
         }
     });
-    let initial = DEFAULT_FILTERS
-        .iter()
-        .map(|f| Subscription::new(ByteStr::from_static(f), QoS::AtMostOnce))
-        .collect();
     let inbox = Rc::new(Inbox::default());
-    let link = BrokerLink::start(url.clone(), initial, link_state, move |event| match event {
+    let on_event = Rc::new(move |event| match event {
         LinkEvent::Message(publish) => inbox.push(publish, stores),
         LinkEvent::Connected { session_present } => {
             if !session_present {
@@ -166,13 +173,21 @@ pub fn App() -> impl IntoView {
             });
         }
     });
-    // The link lives as long as the app.
-    let broker = Broker {
-        link: StoredValue::new_local(link),
-        subscriptions: stores.subscriptions,
-        sent: stores.sent,
-        commands: stores.commands,
-    };
+    let start: StartLink = Rc::new(move |url, config, subscriptions| {
+        let on_event = on_event.clone();
+        BrokerLink::start(url, config, subscriptions, link_state, move |e| on_event(e))
+    });
+    let broker = Broker::new(
+        start,
+        link_state,
+        stores.subscriptions,
+        stores.sent,
+        stores.commands,
+    );
+    let profiles = RwSignal::new(storage::load_profiles());
+    let settings = profiles.with_untracked(Profiles::active_settings);
+    broker.connect(broker_url_for(&settings), &settings);
+    let panel_open = RwSignal::new(false);
     let store = stores.sensors;
 
     view! {
@@ -184,9 +199,12 @@ pub fn App() -> impl IntoView {
                     <p class="subtitle">"Live MQTT readings"</p>
                 </div>
             </div>
-            <ConnectionStatus state=link_state url=url clock=clock />
+            <ConnectionStatus state=link_state url=broker.url clock=clock panel_open=panel_open />
         </header>
         <main class="content">
+            <Show when=move || panel_open.get()>
+                <ConnectionPanel broker=broker profiles=profiles open=panel_open />
+            </Show>
             <DeviceCards store=store clock=clock broker=broker />
             <section class="charts">
                 <SensorChart metric=Metric::Temperature store=store clock=clock />

@@ -1,38 +1,101 @@
 //! What the panels can ask of the broker: one handle that keeps the
-//! subscription list and the link in step.
+//! subscription list, the connection and the link in step.
 
-use crate::mqtt::BrokerLink;
+use crate::mqtt::link::client_config;
+use crate::mqtt::{BrokerLink, LinkState};
 use crate::state::commands::{command_topic, ACK_FILTER};
-use crate::state::{CommandLog, DeviceCommand, SentLog, SentMessage, SubscriptionList};
+use crate::state::{
+    CommandLog, ConnectionSettings, DeviceCommand, SentLog, SentMessage, SubscriptionList,
+};
 use leptos::prelude::*;
-use mqtt_proto::{ByteStr, Publish, QoS, Subscription};
+use mqtt_proto::{ByteStr, ClientConfig, Publish, QoS, Subscription};
+use std::rc::Rc;
+
+/// Opens a link: URL, session configuration, subscriptions to make.
+pub type StartLink = Rc<dyn Fn(String, ClientConfig, Vec<Subscription>) -> BrokerLink>;
 
 /// Copyable, so every panel can hold one.
 #[derive(Clone, Copy)]
 pub struct Broker {
-    pub link: StoredValue<BrokerLink, LocalStorage>,
+    link: StoredValue<Option<BrokerLink>, LocalStorage>,
+    start: StoredValue<StartLink, LocalStorage>,
+    pub state: RwSignal<LinkState>,
+    /// The URL of the current (or last) connection.
+    pub url: RwSignal<String>,
     pub subscriptions: RwSignal<SubscriptionList>,
     pub sent: RwSignal<SentLog>,
     pub commands: RwSignal<CommandLog>,
 }
 
 impl Broker {
-    /// Adds `filter` to the list and subscribes; refuses an illegal filter
-    /// with the reason in words.
+    pub fn new(
+        start: StartLink,
+        state: RwSignal<LinkState>,
+        subscriptions: RwSignal<SubscriptionList>,
+        sent: RwSignal<SentLog>,
+        commands: RwSignal<CommandLog>,
+    ) -> Broker {
+        Broker {
+            link: StoredValue::new_local(None),
+            start: StoredValue::new_local(start),
+            state,
+            url: RwSignal::new(String::new()),
+            subscriptions,
+            sent,
+            commands,
+        }
+    }
+
+    /// (Re)connects to `url` with `settings`, making every subscription in
+    /// the list. A previous connection ends with DISCONNECT first.
+    pub fn connect(&self, url: String, settings: &ConnectionSettings) {
+        self.link.update_value(|l| *l = None);
+        self.subscriptions.update(SubscriptionList::mark_pending);
+        let subscriptions = self.subscriptions.with_untracked(|s| {
+            s.entries()
+                .iter()
+                .map(|e| Subscription::new(ByteStr::from(e.filter.as_str()), e.qos))
+                .collect()
+        });
+        self.url.set(url.clone());
+        let config = client_config(settings);
+        let link = self
+            .start
+            .with_value(|start| start(url, config, subscriptions));
+        self.link.update_value(|l| *l = Some(link));
+    }
+
+    /// Ends the connection (DISCONNECT, so no Last Will) and stays off.
+    pub fn disconnect(&self) {
+        self.link.update_value(|l| *l = None);
+        self.state.set(LinkState::Disconnected);
+    }
+
+    fn with_link<T>(&self, f: impl FnOnce(&BrokerLink) -> T) -> Option<T> {
+        self.link.with_value(|l| l.as_ref().map(f))
+    }
+
+    /// Adds `filter` to the list and subscribes (now, or when connected);
+    /// refuses an illegal filter with the reason in words.
     pub fn subscribe(&self, filter: &str, qos: QoS) -> Result<(), String> {
         let mut result = Ok(());
         self.subscriptions.update(|s| result = s.add(filter, qos));
         result?;
-        self.link
-            .with_value(|link| link.subscribe(Subscription::new(ByteStr::from(filter), qos)))
+        self.with_link(|link| link.subscribe(Subscription::new(ByteStr::from(filter), qos)))
+            .unwrap_or(Ok(()))
     }
 
     pub fn unsubscribe(&self, filter: &str) {
         let mut removed = false;
         self.subscriptions.update(|s| removed = s.remove(filter));
         if removed {
-            self.link.with_value(|link| link.unsubscribe(filter));
+            self.with_link(|link| link.unsubscribe(filter));
         }
+    }
+
+    fn send(&self, publish: Publish) -> Result<Option<u16>, String> {
+        self.with_link(|link| link.publish(publish))
+            .unwrap_or_else(|| Err("not connected".to_owned()))
     }
 
     /// Publishes and remembers the message in the sent history.
@@ -47,7 +110,7 @@ impl Broker {
         let mut publish = Publish::new(topic, payload.as_bytes());
         publish.qos = qos;
         publish.retain = retain;
-        let packet_id = self.link.with_value(|link| link.publish(publish))?;
+        let packet_id = self.send(publish)?;
         self.sent.update(|s| {
             s.push(SentMessage {
                 topic: topic.to_owned(),
@@ -61,9 +124,7 @@ impl Broker {
         });
         Ok(())
     }
-}
 
-impl Broker {
     /// Sends a command preset to a device at QoS 1 and waits for its
     /// acknowledgement, subscribing to acknowledgements first unless a
     /// subscription already brings them.
@@ -81,9 +142,7 @@ impl Broker {
             .unwrap_or_default();
         let mut publish = Publish::new(&command_topic(device), command.payload(&id));
         publish.qos = QoS::AtLeastOnce;
-        self.link
-            .with_value(|link| link.publish(publish))
-            .map(|_| ())
+        self.send(publish).map(|_| ())
     }
 }
 

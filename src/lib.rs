@@ -13,6 +13,7 @@
 //!   messages: bounded, plain Rust, tested natively.
 //! - [`components`]: connection indicator, device cards, charts, subscriptions,
 //!   topic tree, message log, publish.
+//! - [`storage`]: connection profiles in localStorage.
 //! - [`theme`]: series colours shared by cards and charts.
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod broker;
 pub mod components;
 pub mod mqtt;
 pub mod state;
+pub mod storage;
 pub mod theme;
 
 pub use app::App;

@@ -49,16 +49,19 @@ struct PlotGeometry {
     until: f64,
 }
 
+/// A value with the precision a reading deserves: `1234`, `24.9`, `0.57`.
 fn fmt_value(v: f64) -> String {
-    if v.abs() >= 1000.0 {
+    let text = if v.abs() >= 1000.0 {
         format!("{v:.0}")
-    } else if v.abs() >= 100.0 {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_owned()
+    };
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
     }
 }
 

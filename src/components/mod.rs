@@ -1,6 +1,7 @@
 //! One component per file.
 
 mod chart_card;
+mod connection_panel;
 mod connection_status;
 mod custom_charts;
 mod device_cards;
@@ -10,6 +11,7 @@ mod sensor_chart;
 mod subscriptions_panel;
 mod topic_tree;
 
+pub use connection_panel::ConnectionPanel;
 pub use connection_status::ConnectionStatus;
 pub use custom_charts::{ChartForm, CustomChartList};
 pub use device_cards::DeviceCards;

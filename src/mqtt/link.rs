@@ -6,12 +6,13 @@
 //! opened after an exponential backoff; the session makes the subscriptions
 //! again if the broker kept no session.
 
+use crate::state::ConnectionSettings;
 use bytes::Bytes;
 use gloo_timers::callback::Timeout;
 use leptos::prelude::{RwSignal, Set};
 use mqtt_proto::{
-    ByteStr, ClientConfig, ClientSession, DisconnectReason, Event, Instant, Publish, ReasonCode,
-    SessionState, Subscription,
+    ByteStr, ClientConfig, ClientSession, DisconnectReason, Event, Instant, LastWill, Properties,
+    ProtocolVersion, Publish, QoS, ReasonCode, SessionState, Subscription,
 };
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -20,11 +21,12 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 const FIRST_BACKOFF_MS: f64 = 500.0;
 const MAX_BACKOFF_MS: f64 = 10_000.0;
-const KEEP_ALIVE_SECS: u16 = 30;
 
 /// What the connection indicator shows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkState {
+    /// The person disconnected.
+    Disconnected,
     Connecting,
     Connected,
     /// Waiting to retry; `retry_at_ms` is wall-clock (`Date.now()`) time.
@@ -38,6 +40,7 @@ impl LinkState {
     /// A stable lowercase name, for CSS and tests.
     pub fn name(&self) -> &'static str {
         match self {
+            LinkState::Disconnected => "disconnected",
             LinkState::Connecting => "connecting",
             LinkState::Connected => "connected",
             LinkState::Reconnecting { .. } => "reconnecting",
@@ -94,6 +97,8 @@ struct Inner {
     offer_subprotocol: bool,
     opened: bool,
     failures: u32,
+    /// Why the session last ended, shown while waiting to reconnect.
+    last_error: Option<String>,
     timer: Option<Timeout>,
     /// Made on the next connection. Once made, the session keeps them and
     /// makes them again whenever a reconnect finds no session on the broker.
@@ -117,16 +122,48 @@ fn random_suffix() -> String {
     )
 }
 
+/// The session's configuration from the connection form.
+pub fn client_config(settings: &ConnectionSettings) -> ClientConfig {
+    let id = settings.client_id.trim();
+    let id = if id.is_empty() {
+        format!("dashboard-{}", random_suffix())
+    } else {
+        id.to_owned()
+    };
+    let mut config = ClientConfig::new(id);
+    config.protocol = if settings.is_v5() {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V311
+    };
+    config.keep_alive_secs = settings.keep_alive_secs;
+    config.clean_session = settings.clean_start;
+    config.session_expiry_secs = settings.session_expiry_secs;
+    config.username = (!settings.username.is_empty()).then(|| settings.username.clone());
+    config.password = (!settings.password.is_empty())
+        .then(|| Bytes::from(settings.password.clone().into_bytes()));
+    let will = settings.will.topic.trim();
+    if !will.is_empty() {
+        config.will = Some(LastWill {
+            topic: ByteStr::from(will),
+            payload: Bytes::from(settings.will.payload.clone().into_bytes()),
+            qos: QoS::from_u8(settings.will.qos).unwrap_or_default(),
+            retain: settings.will.retain,
+            properties: Properties::new(),
+        });
+    }
+    config
+}
+
 impl BrokerLink {
     /// Connects to `url` and keeps `subscriptions` in place across reconnects.
     pub fn start(
         url: String,
+        config: ClientConfig,
         subscriptions: Vec<Subscription>,
         state: RwSignal<LinkState>,
         on_event: impl Fn(LinkEvent) + 'static,
     ) -> BrokerLink {
-        let mut config = ClientConfig::new(format!("dashboard-{}", random_suffix()));
-        config.keep_alive_secs = KEEP_ALIVE_SECS;
         let inner = Rc::new(RefCell::new(Inner {
             url,
             session: ClientSession::new(config),
@@ -135,6 +172,7 @@ impl BrokerLink {
             offer_subprotocol: true,
             opened: false,
             failures: 0,
+            last_error: None,
             timer: None,
             queued: subscriptions.into_iter().map(Queued::Subscribe).collect(),
             state,
@@ -289,11 +327,14 @@ fn handle_close(rc: &Rc<RefCell<Inner>>, event: &CloseEvent) {
         // It failed both ways, so the broker is down rather than picky.
         inner.offer_subprotocol = true;
     }
-    let reason = match event.code() {
-        1000 | 1005 => "connection closed".to_owned(),
-        1006 => "broker unreachable".to_owned(),
-        code => format!("closed with code {code} {}", event.reason()),
-    };
+    let reason = inner
+        .last_error
+        .take()
+        .unwrap_or_else(|| match event.code() {
+            1000 | 1005 => "connection closed".to_owned(),
+            1006 => "broker unreachable".to_owned(),
+            code => format!("closed with code {code} {}", event.reason()),
+        });
     drop(inner);
     schedule_reconnect(rc, reason);
 }
@@ -345,6 +386,7 @@ fn drive(weak: &Weak<RefCell<Inner>>) {
                     // Closing the socket leads to onclose, which schedules the retry.
                     let why = describe(&reason);
                     web_sys::console::warn_1(&format!("MQTT session ended: {why}").into());
+                    inner.last_error = Some(why);
                     if let Some(socket) = &inner.socket {
                         let _ = socket.close_with_code_and_reason(1000, "session ended");
                     }
@@ -404,10 +446,25 @@ fn send(socket: &Option<WebSocket>, bytes: &Bytes) {
     }
 }
 
+/// A reason code in words with its number: "bad user name or password (0x86)".
+pub fn reason_words(code: ReasonCode) -> String {
+    let name = format!("{code:?}");
+    let mut words = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    format!("{} (0x{:02X})", words.replace("qo s", "QoS"), code as u8)
+}
+
 fn describe(reason: &DisconnectReason) -> String {
     match reason {
-        DisconnectReason::Refused(code) => format!("broker refused the connection: {code:?}"),
-        DisconnectReason::ServerDisconnected(code) => format!("broker disconnected: {code:?}"),
+        DisconnectReason::Refused(code) => format!("refused: {}", reason_words(*code)),
+        DisconnectReason::ServerDisconnected(code) => {
+            format!("broker disconnected: {}", reason_words(*code))
+        }
         DisconnectReason::ConnectTimeout => "no answer to CONNECT".to_owned(),
         DisconnectReason::KeepAliveTimeout => "broker stopped answering pings".to_owned(),
         DisconnectReason::ProtocolError(e) => format!("protocol error: {e}"),

@@ -7,6 +7,7 @@ pub mod payload;
 pub mod sensors;
 pub mod sent;
 pub mod series;
+pub mod settings;
 pub mod subscriptions;
 pub mod topic_tree;
 
@@ -16,5 +17,6 @@ pub use message_log::{LogEntry, LogFilter, MessageLog};
 pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
 pub use sent::{SentLog, SentMessage};
 pub use series::{Stats, TimeSeries};
+pub use settings::{ConnectionSettings, Profiles, WillSettings};
 pub use subscriptions::{SubscriptionEntry, SubscriptionList, SubscriptionStatus};
 pub use topic_tree::{TopicTree, TreeRow};
