@@ -116,7 +116,15 @@ impl Browser {
     /// Clicks the first element matching `css`, waiting for it to appear.
     pub async fn click(&self, css: &str) -> Result<()> {
         self.wait_for(css, Duration::from_secs(10)).await?;
-        self.client.find(Locator::Css(css)).await?.click().await?;
+        let element = self.client.find(Locator::Css(css)).await?;
+        // Centred, so the sticky top bar cannot cover it.
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({ block: 'center' })",
+                vec![serde_json::to_value(&element)?],
+            )
+            .await?;
+        element.click().await?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub mod browser;
+pub mod mosquitto;
 pub use browser::{Browser, Dashboard};
 
 /// Polls `probe` every 100 ms until it yields a value or `within` passes.

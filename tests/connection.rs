@@ -1,0 +1,117 @@
+//! The connection panel against a real Mosquitto with a password file: the
+//! refusal and its reason code, credentials, saved profiles across a reload,
+//! disconnect; and the dashboard working with a third-party broker
+//! (subscribe, receive, publish).
+
+use anyhow::{Context, Result};
+use e2e::browser::WAIT;
+use e2e::mosquitto::{Mosquitto, WsRelay};
+use e2e::{eventually, mosquitto_pub, workspace_root, Browser, DistServer, ProxyMode};
+use std::process::Stdio;
+use tokio::process::Command;
+
+async fn wait_state(browser: &Browser, state: &str) -> Result<()> {
+    eventually(WAIT, &format!("the link to be {state}"), || async {
+        (browser.link_state().await.as_deref() == Some(state)).then_some(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_profiles_and_a_third_party_broker() -> Result<()> {
+    let mosquitto = Mosquitto::start_with_user("alice", "s3cret").await?;
+    let relay = WsRelay::start(mosquitto.tcp).await?;
+    // The page's own origin carries /mqtt to Mosquitto, as a site would.
+    let server = DistServer::start(
+        workspace_root().join("dist"),
+        relay.addr,
+        ProxyMode::Transparent,
+    )
+    .await?;
+    let b = Browser::start(1280, 900).await?;
+    b.client.goto(&server.url()).await?;
+
+    // Anonymous: Mosquitto refuses, and the page says why.
+    wait_state(&b, "reconnecting").await?;
+    b.wait_for_text_containing(".status-url", "refused: not authorized", WAIT)
+        .await?;
+
+    b.click("button.status").await?;
+    b.type_into(".conn-username", "alice").await?;
+    b.type_into(".conn-password", "s3cret").await?;
+    b.click(".conn-connect").await?;
+    wait_state(&b, "connected").await?;
+    b.wait_for_text(
+        r##".sub-item[data-filter="#"] .sub-status"##,
+        "granted QoS 0",
+        WAIT,
+    )
+    .await?;
+
+    // Receive what a Mosquitto client publishes.
+    let auth = ["-u", "alice", "-P", "s3cret"];
+    mosquitto_pub(
+        mosquitto.tcp,
+        &[&auth[..], &["-t", "greenhouse/valve", "-m", "open"]].concat(),
+    )
+    .await?;
+    b.wait_for(r#".tree-row[data-topic="greenhouse"]"#, WAIT)
+        .await?;
+
+    // Publish to a Mosquitto client.
+    let mut sub = e2e::ChildGuard::spawn(
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &mosquitto.tcp.port().to_string()])
+            .args(auth)
+            .args(["-t", "greenhouse/cmd", "-C", "1", "-W", "20"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )?;
+    let sub_out = sub.0.stdout.take().context("stdout piped")?;
+    // mosquitto_sub gives no sign when its subscription is in place, so the
+    // page publishes until it hears the message (each send is QoS 0).
+    b.type_into(".publish-topic", "greenhouse/cmd").await?;
+    b.type_into(".publish-payload", "water").await?;
+    let mut reader = tokio::io::BufReader::new(sub_out);
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.is_empty() {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "mosquitto_sub never got the page's message"
+        );
+        b.click(".publish-form [type=submit]").await?;
+        let read = tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut got);
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), read).await;
+    }
+    assert_eq!(got.trim(), "water");
+
+    // Disconnect stays disconnected.
+    b.click(".conn-disconnect").await?;
+    wait_state(&b, "disconnected").await?;
+
+    // A reload keeps the profile but not the password (not remembered).
+    b.client.refresh().await?;
+    wait_state(&b, "reconnecting").await?;
+    b.click("button.status").await?;
+    let user = b
+        .execute("return document.querySelector('.conn-username').value")
+        .await?;
+    assert_eq!(user, "alice");
+    let password = b
+        .execute("return document.querySelector('.conn-password').value")
+        .await?;
+    assert_eq!(password, "");
+
+    // Remembered, it connects by itself after a reload.
+    b.type_into(".conn-password", "s3cret").await?;
+    b.click(".conn-remember").await?;
+    b.click(".conn-connect").await?;
+    wait_state(&b, "connected").await?;
+    b.client.refresh().await?;
+    wait_state(&b, "connected").await?;
+    b.close().await?;
+    drop(relay);
+    drop(mosquitto);
+    Ok(())
+}
