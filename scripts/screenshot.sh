@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Screenshot of a page in headless Chromium after it has run for a while in
 # real time (live data needs real seconds, which --virtual-time-budget skips).
-#   scripts/screenshot.sh [URL] [OUT.png] [WIDTHxHEIGHT] [WAIT_SECONDS]
+#   scripts/screenshot.sh [URL] [OUT.png] [WIDTHxHEIGHT] [WAIT_SECONDS] [light|dark]
 set -euo pipefail
 url=${1:-http://127.0.0.1:8080/}
 out=${2:-dashboard.png}
 size=${3:-1280x800}
 wait_s=${4:-5}
+scheme=${5:-light}
 width=${size%x*}
 height=${size#*x}
 
@@ -18,12 +19,15 @@ trap 'kill $driver 2>/dev/null; rm -rf "$profile"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/status" >/dev/null && break; sleep 0.1; done
 
 api() { curl -sf -X "$1" -H 'Content-Type: application/json' "http://127.0.0.1:$port$2" ${3:+-d "$3"}; }
-caps=$(python3 - "$width" "$height" "$profile" <<'PY'
+caps=$(python3 - "$width" "$height" "$profile" "$scheme" <<'PY'
 import json, sys
-w, h, profile = sys.argv[1:]
+w, h, profile, scheme = sys.argv[1:]
 args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--no-first-run", f"--user-data-dir={profile}", f"--window-size={w},{h}"]
+if scheme == "dark":
+    # The system preference the page follows: prefers-color-scheme: dark.
+    args.append("--force-dark-mode")
 mobile = int(w) < 600
 opts = {"args": args, "binary": "/usr/bin/chromium"}
 if mobile:

@@ -1,7 +1,7 @@
 use crate::broker::{Broker, StartLink};
 use crate::components::{
-    ChartForm, ConnectionPanel, ConnectionStatus, CustomChartList, DeviceCards, MessageLogPanel,
-    PublishPanel, SensorChart, SubscriptionsPanel, TopicTreePanel,
+    BrokerStats, ChartForm, ConnectionPanel, ConnectionStatus, CustomChartList, DeviceCards,
+    MessageLogPanel, PublishPanel, SensorChart, SubscriptionsPanel, ThemeToggle, TopicTreePanel,
 };
 use crate::mqtt::{broker_url, BrokerLink, LinkEvent, LinkState};
 use crate::state::{
@@ -199,7 +199,10 @@ pub fn App() -> impl IntoView {
                     <p class="subtitle">"Live MQTT readings"</p>
                 </div>
             </div>
-            <ConnectionStatus state=link_state url=broker.url clock=clock panel_open=panel_open />
+            <div class="topbar-actions">
+                <ThemeToggle />
+                <ConnectionStatus state=link_state url=broker.url clock=clock panel_open=panel_open />
+            </div>
         </header>
         <main class="content">
             <Show when=move || panel_open.get()>
@@ -216,6 +219,7 @@ pub fn App() -> impl IntoView {
                 <div class="column">
                     <SubscriptionsPanel broker=broker />
                     <TopicTreePanel tree=stores.tree broker=broker clock=clock />
+                    <BrokerStats tree=stores.tree />
                 </div>
                 <div class="column">
                     <MessageLogPanel log=stores.log subscriptions=stores.subscriptions charts=stores.charts />

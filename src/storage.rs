@@ -21,3 +21,21 @@ pub fn load_profiles() -> Profiles {
 pub fn save_profiles(profiles: &Profiles) -> bool {
     local_storage().is_some_and(|s| s.set_item(PROFILES_KEY, &profiles.to_json()).is_ok())
 }
+
+const THEME_KEY: &str = "mqtt-dashboard.theme";
+
+/// "light", "dark", or `None` to follow the system.
+pub fn load_theme() -> Option<String> {
+    local_storage()
+        .and_then(|s| s.get_item(THEME_KEY).ok().flatten())
+        .filter(|t| t == "light" || t == "dark")
+}
+
+pub fn save_theme(theme: Option<&str>) {
+    if let Some(s) = local_storage() {
+        let _ = match theme {
+            Some(t) => s.set_item(THEME_KEY, t),
+            None => s.remove_item(THEME_KEY),
+        };
+    }
+}

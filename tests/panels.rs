@@ -479,3 +479,39 @@ async fn a_json_field_is_charted_with_stats_crosshair_windows_and_pause() -> Res
     .await?;
     d.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_statistics_from_sys_and_a_remembered_dark_theme() -> Result<()> {
+    let bridge = TestBridge::start_configured(|c| c.sys_interval = Duration::from_secs(1)).await?;
+    let d = Dashboard::open_on(bridge, ProxyMode::Transparent, 1280, 900).await?;
+    let b = &d.browser;
+    let stat = |topic: &str| format!(r#"[data-stat="$SYS/broker/{topic}"] dd"#);
+    b.wait_for_text_containing(&stat("version"), "bridge ", WAIT)
+        .await?;
+    b.wait_for_text(&stat("clients/connected"), "1", WAIT)
+        .await?;
+    let uptime = b
+        .wait_for_text_containing(&stat("uptime"), " s", WAIT)
+        .await?;
+    assert!(!uptime.contains("seconds"), "uptime in words: {uptime}");
+
+    // Follows the system (light here), then light, then dark.
+    let background = "return getComputedStyle(document.documentElement).backgroundColor";
+    assert_eq!(b.execute(background).await?, "rgb(243, 245, 248)");
+    b.click(".theme-toggle").await?;
+    b.click(".theme-toggle").await?;
+    let theme = "return document.documentElement.dataset.theme";
+    assert_eq!(b.execute(theme).await?, "dark");
+    assert_eq!(b.execute(background).await?, "rgb(15, 19, 26)");
+    // The charts redraw on the dark surface.
+    let corner = r#"const c = document.querySelector('[data-chart="temperature"] canvas');
+        return Array.from(c.getContext('2d').getImageData(2, 2, 1, 1).data.slice(0, 3));"#;
+    eventually(WAIT, "the chart to turn dark", || async {
+        (b.execute(corner).await.ok()? == serde_json::json!([24, 29, 39])).then_some(())
+    })
+    .await?;
+    b.client.refresh().await?;
+    d.wait_connected().await?;
+    assert_eq!(b.execute(theme).await?, "dark", "remembered");
+    d.close().await
+}

@@ -1,5 +1,6 @@
 //! One component per file.
 
+mod broker_stats;
 mod chart_card;
 mod connection_panel;
 mod connection_status;
@@ -9,8 +10,10 @@ mod message_log;
 mod publish_panel;
 mod sensor_chart;
 mod subscriptions_panel;
+mod theme_toggle;
 mod topic_tree;
 
+pub use broker_stats::BrokerStats;
 pub use connection_panel::ConnectionPanel;
 pub use connection_status::ConnectionStatus;
 pub use custom_charts::{ChartForm, CustomChartList};
@@ -19,6 +22,7 @@ pub use message_log::MessageLogPanel;
 pub use publish_panel::PublishPanel;
 pub use sensor_chart::SensorChart;
 pub use subscriptions_panel::SubscriptionsPanel;
+pub use theme_toggle::ThemeToggle;
 pub use topic_tree::TopicTreePanel;
 
 /// "just now", "12 s ago", "3 min ago", "2 h ago".

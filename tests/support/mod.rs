@@ -69,23 +69,28 @@ impl TestBridge {
     }
 
     pub async fn start_on(tcp: SocketAddr, ws: SocketAddr) -> Result<TestBridge> {
-        Self::start_with(tcp, ws, false).await
+        Self::start_configured(|c| {
+            c.tcp = tcp;
+            c.ws = ws;
+        })
+        .await
     }
 
     /// With the demo devices, which obey commands and acknowledge them.
     pub async fn start_demo() -> Result<TestBridge> {
-        Self::start_with("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?, true).await
+        Self::start_configured(|c| c.demo = true).await
     }
 
-    async fn start_with(tcp: SocketAddr, ws: SocketAddr, demo: bool) -> Result<TestBridge> {
-        let config = Config {
-            tcp,
-            ws,
-            demo,
-            // $SYS would add retained messages the tests count.
+    /// On free ports without `$SYS` (whose retained messages tests would
+    /// count), after `configure` changes what it wants.
+    pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> Result<TestBridge> {
+        let mut config = Config {
+            tcp: "127.0.0.1:0".parse()?,
+            ws: "127.0.0.1:0".parse()?,
             sys_interval: Duration::ZERO,
             ..Config::default()
         };
+        configure(&mut config);
         let bridge = Bridge::bind(config).await?;
         let shutdown = CancellationToken::new();
         let (tcp, ws, router) = (bridge.tcp_addr(), bridge.ws_addr(), bridge.router());
