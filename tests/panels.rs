@@ -515,3 +515,48 @@ async fn broker_statistics_from_sys_and_a_remembered_dark_theme() -> Result<()> 
     assert_eq!(b.execute(theme).await?, "dark", "remembered");
     d.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_tab_keeps_its_connection_beyond_the_keepalive() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    // A 2 s keepalive: the bridge drops a client silent for 3 s.
+    b.click("button.status").await?;
+    b.type_into(".conn-keepalive", "2").await?;
+    b.click(".conn-connect").await?;
+    d.wait_connected().await?;
+    d.wait_subscribed().await?;
+    assert_eq!(d.bridge.router.connected_count(), 1);
+
+    // Headless Chromium does not throttle hidden tabs, so the page's timers
+    // are throttled here as Chrome does after five hidden minutes: at most
+    // once a minute. Only the keepalive's worker timer is unaffected.
+    b.execute(
+        "for (const name of ['setTimeout', 'setInterval']) {
+           const original = window[name].bind(window);
+           window[name] = (f, ms, ...args) =>
+             original(f, document.hidden ? Math.max(ms || 0, 60000) : ms, ...args);
+         }",
+    )
+    .await?;
+    let dashboard_tab = b.client.window().await?;
+    let other = b.client.new_window(true).await?;
+    b.client.switch_to_window(other.handle).await?;
+
+    // Hidden for four keepalive periods; sampled often enough to see a drop
+    // (a reconnect waits at least 400 ms).
+    let until = tokio::time::Instant::now() + Duration::from_secs(8);
+    while tokio::time::Instant::now() < until {
+        assert_eq!(
+            d.bridge.router.connected_count(),
+            1,
+            "the hidden dashboard lost its connection"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.client.switch_to_window(dashboard_tab).await?;
+    let hidden = b.execute("return document.visibilityState").await?;
+    assert_eq!(hidden, "visible");
+    assert_eq!(b.link_state().await.as_deref(), Some("connected"));
+    d.close().await
+}

@@ -6,6 +6,7 @@
 //! opened after an exponential backoff; the session makes the subscriptions
 //! again if the broker kept no session.
 
+use super::worker_timer::WorkerTimer;
 use crate::state::ConnectionSettings;
 use bytes::Bytes;
 use gloo_timers::callback::Timeout;
@@ -99,7 +100,11 @@ struct Inner {
     failures: u32,
     /// Why the session last ended, shown while waiting to reconnect.
     last_error: Option<String>,
-    timer: Option<Timeout>,
+    /// The wait before the next connection attempt.
+    retry_timer: Option<Timeout>,
+    /// The session's next deadline (keepalive, CONNACK wait), kept in a
+    /// worker so a hidden tab still pings on time.
+    deadline: Option<WorkerTimer>,
     /// Made on the next connection. Once made, the session keeps them and
     /// makes them again whenever a reconnect finds no session on the broker.
     queued: Vec<Queued>,
@@ -173,10 +178,16 @@ impl BrokerLink {
             opened: false,
             failures: 0,
             last_error: None,
-            timer: None,
+            retry_timer: None,
+            deadline: None,
             queued: subscriptions.into_iter().map(Queued::Subscribe).collect(),
             state,
             on_event: Rc::new(on_event),
+        }));
+        let weak = Rc::downgrade(&inner);
+        inner.borrow_mut().deadline = Some(WorkerTimer::new(move || {
+            with_link(&weak, |rc| rc.borrow_mut().session.handle_timeout(now()));
+            drive(&weak);
         }));
         open_socket(&inner);
         BrokerLink { inner }
@@ -227,7 +238,8 @@ impl BrokerLink {
 impl Drop for BrokerLink {
     fn drop(&mut self) {
         let mut inner = self.inner.borrow_mut();
-        inner.timer = None;
+        inner.retry_timer = None;
+        inner.deadline = None;
         inner.session.disconnect(now());
         if let Some(bytes) = inner.session.poll_transmit() {
             send(&inner.socket, &bytes);
@@ -350,7 +362,7 @@ fn schedule_reconnect(rc: &Rc<RefCell<Inner>>, reason: String) {
         reason,
     });
     let weak = Rc::downgrade(rc);
-    inner.timer = Some(Timeout::new(delay as u32, move || {
+    inner.retry_timer = Some(Timeout::new(delay as u32, move || {
         with_link(&weak, open_socket)
     }));
 }
@@ -396,14 +408,16 @@ fn drive(weak: &Weak<RefCell<Inner>>) {
         while let Some(bytes) = inner.session.poll_transmit() {
             send(&inner.socket, &bytes);
         }
-        inner.timer = inner.session.poll_timeout().map(|at| {
-            let wait = at.as_millis().saturating_sub(now().as_millis());
-            let w = weak.clone();
-            Timeout::new(wait.min(u64::from(u32::MAX)) as u32, move || {
-                with_link(&w, |rc| rc.borrow_mut().session.handle_timeout(now()));
-                drive(&w);
-            })
-        });
+        let next = inner.session.poll_timeout();
+        if let Some(deadline) = inner.deadline.as_mut() {
+            match next {
+                Some(at) => {
+                    let wait = at.as_millis().saturating_sub(now().as_millis());
+                    deadline.arm(wait.min(u64::from(u32::MAX)) as u32);
+                }
+                None => deadline.disarm(),
+            }
+        }
     }
     let on_event = rc.borrow().on_event.clone();
     for event in out {

@@ -3,5 +3,6 @@
 
 pub mod broker_url;
 pub mod link;
+pub mod worker_timer;
 
 pub use link::{BrokerLink, LinkEvent, LinkState};
