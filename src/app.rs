@@ -1,12 +1,14 @@
 use crate::broker::{Broker, StartLink};
 use crate::components::{
-    BrokerStats, ChartForm, ConnectionPanel, ConnectionStatus, CustomChartList, DeviceCards,
-    MessageLogPanel, PublishPanel, SensorChart, SubscriptionsPanel, ThemeToggle, TopicTreePanel,
+    AlertBadge, BrokerStats, ChartForm, ConnectionPanel, ConnectionStatus, CustomChartList,
+    DeviceCards, MessageLogPanel, PublishPanel, RulesPanel, SensorChart, SubscriptionsPanel,
+    ThemeToggle, TopicTreePanel,
 };
 use crate::mqtt::{broker_url, BrokerLink, LinkEvent, LinkState};
+use crate::notifications;
 use crate::state::{
-    CommandLog, ConnectionSettings, CustomCharts, MessageLog, Metric, Profiles, SensorStore,
-    SentLog, SubscriptionList, TopicTree,
+    CommandLog, ConnectionSettings, CustomCharts, MessageLog, Metric, Profiles, RuleBook,
+    SensorStore, SentLog, SubscriptionList, TopicTree,
 };
 use crate::storage;
 use leptos::prelude::*;
@@ -53,6 +55,7 @@ struct Stores {
     sent: RwSignal<SentLog>,
     commands: RwSignal<CommandLog>,
     charts: RwSignal<CustomCharts>,
+    rules: RwSignal<RuleBook>,
 }
 
 impl Stores {
@@ -69,9 +72,35 @@ impl Stores {
                 t.record(p.topic(), p.payload(), p.retain, p.qos as u8, *at);
             }
         });
+        // Rules first: the log marks the messages they matched.
+        let flagged: Vec<bool> = if self.rules.with_untracked(RuleBook::is_empty) {
+            vec![false; batch.len()]
+        } else {
+            let mut notes = Vec::new();
+            let mut flags = Vec::with_capacity(batch.len());
+            self.rules.update(|r| {
+                for (p, at) in batch {
+                    let (matched, notify) = r.evaluate(p.topic(), p.payload(), *at);
+                    flags.push(matched);
+                    notes.extend(notify);
+                }
+            });
+            for note in notes {
+                notifications::show(&note);
+            }
+            flags
+        };
         self.log.update(|l| {
-            for (p, at) in batch {
-                l.record(p.topic(), p.payload(), p.qos as u8, p.retain, p.dup, *at);
+            for ((p, at), flagged) in batch.iter().zip(flagged) {
+                l.record(
+                    p.topic(),
+                    p.payload(),
+                    p.qos as u8,
+                    p.retain,
+                    p.dup,
+                    flagged,
+                    *at,
+                );
             }
         });
         if !self.charts.with_untracked(CustomCharts::is_empty) {
@@ -142,6 +171,7 @@ pub fn App() -> impl IntoView {
             (js_sys::Math::random() * f64::from(0xFF_FFFF)) as u32
         ))),
         charts: RwSignal::new(CustomCharts::default()),
+        rules: RwSignal::new(RuleBook::default()),
     };
     let link_state = RwSignal::new(LinkState::Connecting);
     // Wall-clock time, ticking each second: drives "5 s ago" and scrolls the charts.
@@ -185,6 +215,9 @@ pub fn App() -> impl IntoView {
         stores.commands,
     );
     let profiles = RwSignal::new(storage::load_profiles());
+    stores
+        .rules
+        .set(profiles.with_untracked(|p| RuleBook::from_specs(&p.active_rules())));
     let settings = profiles.with_untracked(Profiles::active_settings);
     broker.connect(broker_url_for(&settings), &settings);
     let panel_open = RwSignal::new(false);
@@ -200,6 +233,7 @@ pub fn App() -> impl IntoView {
                 </div>
             </div>
             <div class="topbar-actions">
+                <AlertBadge rules=stores.rules />
                 <ThemeToggle />
                 <ConnectionStatus state=link_state url=broker.url clock=clock panel_open=panel_open />
             </div>
@@ -219,6 +253,7 @@ pub fn App() -> impl IntoView {
                 <div class="column">
                     <SubscriptionsPanel broker=broker />
                     <TopicTreePanel tree=stores.tree broker=broker clock=clock />
+                    <RulesPanel rules=stores.rules profiles=profiles clock=clock />
                     <BrokerStats tree=stores.tree />
                 </div>
                 <div class="column">

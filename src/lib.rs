@@ -13,6 +13,7 @@
 //!   messages: bounded, plain Rust, tested natively.
 //! - [`components`]: connection indicator, device cards, charts, subscriptions,
 //!   topic tree, message log, publish.
+//! - [`notifications`]: browser notifications for rules, when allowed.
 //! - [`storage`]: connection profiles in localStorage.
 //! - [`theme`]: series colours shared by cards and charts.
 
@@ -20,6 +21,7 @@ pub mod app;
 pub mod broker;
 pub mod components;
 pub mod mqtt;
+pub mod notifications;
 pub mod state;
 pub mod storage;
 pub mod theme;

@@ -560,3 +560,73 @@ async fn a_hidden_tab_keeps_its_connection_beyond_the_keepalive() -> Result<()> 
     assert_eq!(b.link_state().await.as_deref(), Some("connected"));
     d.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_flag_count_alert_notify_and_are_saved_with_the_profile() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    // The browser's notification UI cannot be clicked headless: stand in a
+    // Notification that records what the page shows, permission granted.
+    b.execute(
+        "window.__notes = [];
+         window.Notification = class {
+           static permission = 'granted';
+           static requestPermission() { return Promise.resolve('granted'); }
+           constructor(title, options) { window.__notes.push([title, options.body]); }
+         };",
+    )
+    .await?;
+
+    b.type_into(".rule-condition", "temperature >").await?;
+    b.wait_for_text_containing(".rule-problem", "temperature > what", WAIT)
+        .await?;
+    b.type_into(".rule-name", "Hot").await?;
+    b.type_into(".rule-topic", "sensors/+/temperature").await?;
+    b.type_into(".rule-condition", "temperature > 30").await?;
+    b.click(".rule-notify").await?;
+    b.click(".rule-form [type=submit]").await?;
+    b.wait_for(r#".rule-item[data-rule="Hot"]"#, WAIT).await?;
+    b.type_into(".rule-name", "Errors").await?;
+    b.type_into(".rule-topic", "").await?;
+    b.type_into(".rule-condition", r#"level == "error""#)
+        .await?;
+    b.click(".rule-form [type=submit]").await?;
+    b.wait_for(r#".rule-item[data-rule="Errors"]"#, WAIT)
+        .await?;
+
+    for (topic, payload) in [
+        ("sensors/gh/temperature", "31.5"),
+        ("sensors/gh/temperature", "25"),
+        ("plant/line", r#"{"level":"error","machine":"press-4"}"#),
+        ("plant/line", r#"{"level":"info"}"#),
+    ] {
+        mosquitto_pub(d.bridge.tcp, &["-t", topic, "-m", payload]).await?;
+    }
+    b.wait_for_text(".log-count", "4 messages", WAIT).await?;
+    b.wait_for_text(r#".rule-item[data-rule="Hot"] .rule-count"#, "1", WAIT)
+        .await?;
+    b.wait_for_text(r#".rule-item[data-rule="Errors"] .rule-count"#, "1", WAIT)
+        .await?;
+    let flagged = b.texts(".log-row.flagged .log-topic").await?;
+    assert_eq!(flagged, ["sensors/gh/temperature", "plant/line"]);
+    let alerts = b.texts(".alert-item .alert-rule").await?;
+    assert_eq!(alerts, ["Errors", "Hot"], "newest first");
+    let notes = b.execute("return window.__notes").await?;
+    assert_eq!(
+        notes,
+        serde_json::json!([["Hot", "sensors/gh/temperature: 31.5"]]),
+        "only the rule that asks to notify"
+    );
+    b.wait_for_text(".alert-badge", "🔔 2", WAIT).await?;
+    b.click(".alert-badge").await?;
+    eventually(WAIT, "the badge to clear", || async {
+        b.text(".alert-badge").await.is_none().then_some(())
+    })
+    .await?;
+
+    // Saved with the profile: still there after a reload.
+    b.client.refresh().await?;
+    d.wait_connected().await?;
+    assert_eq!(b.texts(".rule-title").await?, ["Hot", "Errors"]);
+    d.close().await
+}

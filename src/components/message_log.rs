@@ -154,6 +154,7 @@ pub fn MessageLogPanel(
         view! {
             <div
                 class="log-row"
+                class:flagged=e.flagged
                 class:selected=move || selected.get() == Some(seq)
                 role="option"
                 aria-selected=move || (selected.get() == Some(seq)).to_string()

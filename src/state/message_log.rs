@@ -22,6 +22,8 @@ pub struct LogEntry {
     pub qos: u8,
     pub retain: bool,
     pub dup: bool,
+    /// A rule matched this message.
+    pub flagged: bool,
 }
 
 impl LogEntry {
@@ -106,6 +108,7 @@ impl MessageLog {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
         topic: &str,
@@ -113,6 +116,7 @@ impl MessageLog {
         qos: u8,
         retain: bool,
         dup: bool,
+        flagged: bool,
         at_ms: f64,
     ) {
         if self.paused {
@@ -132,6 +136,7 @@ impl MessageLog {
             qos,
             retain,
             dup,
+            flagged,
         });
         self.next_seq += 1;
     }
@@ -252,7 +257,7 @@ mod tests {
     fn log_of(messages: &[(&str, &[u8])]) -> MessageLog {
         let mut log = MessageLog::new(100);
         for (i, (topic, payload)) in messages.iter().enumerate() {
-            log.record(topic, payload, 1, i == 0, false, 1_000.0 * i as f64);
+            log.record(topic, payload, 1, i == 0, false, false, 1_000.0 * i as f64);
         }
         log
     }
@@ -261,7 +266,7 @@ mod tests {
     fn bounded_with_stable_sequence_numbers() {
         let mut log = MessageLog::new(3);
         for i in 0..5u8 {
-            log.record("t", &[i], 0, false, false, 0.0);
+            log.record("t", &[i], 0, false, false, false, 0.0);
         }
         assert_eq!(log.len(), 3);
         assert_eq!(log.matching(&LogFilter::default()), [2, 3, 4]);
@@ -274,11 +279,11 @@ mod tests {
     fn pause_counts_instead_of_logging() {
         let mut log = MessageLog::new(10);
         log.set_paused(true);
-        log.record("t", b"x", 0, false, false, 0.0);
+        log.record("t", b"x", 0, false, false, false, 0.0);
         assert!(log.is_empty());
         assert_eq!(log.missed_while_paused, 1);
         log.set_paused(false);
-        log.record("t", b"x", 0, false, false, 0.0);
+        log.record("t", b"x", 0, false, false, false, 0.0);
         assert_eq!(log.len(), 1);
         assert_eq!(log.missed_while_paused, 0);
     }
@@ -290,6 +295,7 @@ mod tests {
             "t",
             &vec![b'a'; LOG_PAYLOAD_BYTES + 10],
             0,
+            false,
             false,
             false,
             0.0,

@@ -78,10 +78,13 @@ impl ConnectionSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Profile {
     pub name: String,
     pub settings: ConnectionSettings,
+    /// The rules and alerts used with this connection.
+    pub rules: Vec<super::rules::RuleSpec>,
 }
 
 /// Saved connection profiles and which one the page uses.
@@ -100,7 +103,7 @@ impl Default for Profiles {
             active: DEFAULT_PROFILE.to_owned(),
             list: vec![Profile {
                 name: DEFAULT_PROFILE.to_owned(),
-                settings: ConnectionSettings::default(),
+                ..Profile::default()
             }],
         }
     }
@@ -154,13 +157,32 @@ impl Profiles {
         }
         match self.list.iter_mut().find(|p| p.name == name) {
             Some(p) => p.settings = settings,
-            None => self.list.push(Profile {
-                name: name.to_owned(),
-                settings,
-            }),
+            None => {
+                // A new profile starts with the rules of the one it came from.
+                let rules = self.active_rules();
+                self.list.push(Profile {
+                    name: name.to_owned(),
+                    settings,
+                    rules,
+                })
+            }
         }
         self.active = name.to_owned();
         Ok(())
+    }
+
+    pub fn active_rules(&self) -> Vec<super::rules::RuleSpec> {
+        self.get(&self.active)
+            .map(|p| p.rules.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the active profile's rules.
+    pub fn set_active_rules(&mut self, rules: Vec<super::rules::RuleSpec>) {
+        let active = self.active.clone();
+        if let Some(p) = self.list.iter_mut().find(|p| p.name == active) {
+            p.rules = rules;
+        }
     }
 
     /// Removes a profile; the last one cannot go.
@@ -214,6 +236,27 @@ mod tests {
             .expect("valid");
         assert_eq!(again.list.len(), 3);
         assert_eq!(again.active_settings().username, "carol");
+    }
+
+    #[test]
+    fn rules_are_saved_with_the_profile() {
+        let mut profiles = Profiles::default();
+        let hot = super::super::rules::RuleSpec {
+            name: "Hot".into(),
+            topic: "sensors/#".into(),
+            condition: "temperature > 30".into(),
+            notify: true,
+        };
+        profiles.set_active_rules(vec![hot.clone()]);
+        profiles
+            .save("Copy", ConnectionSettings::default())
+            .expect("valid");
+        let restored = Profiles::from_json(&profiles.to_json());
+        assert_eq!(restored.active_rules(), [hot.clone()]);
+        assert_eq!(
+            restored.get(DEFAULT_PROFILE).map(|p| p.rules.clone()),
+            Some(vec![hot])
+        );
     }
 
     #[test]
