@@ -252,7 +252,7 @@ mod tests {
             .save("Copy", ConnectionSettings::default())
             .expect("valid");
         let restored = Profiles::from_json(&profiles.to_json());
-        assert_eq!(restored.active_rules(), [hot.clone()]);
+        assert_eq!(restored.active_rules(), std::slice::from_ref(&hot));
         assert_eq!(
             restored.get(DEFAULT_PROFILE).map(|p| p.rules.clone()),
             Some(vec![hot])
