@@ -28,3 +28,8 @@ echo
 echo "== broker: bridge vs Mosquitto vs rumqttd (crates/loadgen; 64-byte payloads; one broker at a time on this machine)"
 cargo build -q --release -p bridge -p loadgen
 python3 scripts/bench-brokers.py "$tools"
+
+echo
+echo "== dashboard: 10,000 msg/s over 500 topics for 60 s in headless Chromium, beside a page using mqtt.js"
+[ -f dist/index.html ] || trunk build --release --offline >/dev/null 2>&1
+python3 scripts/bench-dashboard.py

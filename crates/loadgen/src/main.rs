@@ -19,7 +19,8 @@ struct Cli {
     /// The broker's process id, to read its memory for the idle scenario.
     #[arg(long)]
     pid: Option<u32>,
-    /// Scenarios to run, in order: fan-in-0, fan-in-1, fan-out-0, fan-out-1, idle.
+    /// Scenarios to run, in order: fan-in-0, fan-in-1, fan-out-0, fan-out-1, idle;
+    /// or stream (a steady rate over many topics, for the dashboard benchmark).
     #[arg(
         long,
         value_delimiter = ',',
@@ -42,6 +43,15 @@ struct Cli {
     /// Idle connections to open.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
+    /// stream: messages a second.
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// stream: topics the messages are spread over.
+    #[arg(long, default_value_t = 500)]
+    topics: usize,
+    /// stream: how long, in seconds.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
 }
 
 #[tokio::main]
@@ -60,6 +70,11 @@ async fn main() -> Result<()> {
             "fan-out-0" | "fan-out-1" => {
                 scenarios::fan_out(cli.tcp, qos, 100, cli.fan_out_messages, cli.fan_out_window)
                     .await?
+            }
+            "stream" => {
+                let sent = scenarios::stream(cli.tcp, cli.topics, cli.rate, cli.seconds).await?;
+                println!("stream\t{sent}");
+                continue;
             }
             "idle" => {
                 let pid = cli.pid.ok_or_else(|| anyhow::anyhow!("idle needs --pid"))?;

@@ -371,3 +371,33 @@ fn rss(pid: u32) -> Result<u64> {
         .context("no VmRSS")?;
     Ok(kib * 1024)
 }
+
+/// A steady stream for the dashboard benchmark: `rate` QoS 0 messages a
+/// second spread over `topics` topics (`bench/t000` ...), for `seconds`,
+/// paced in 10 ms slices. Returns the messages sent.
+pub async fn stream(addr: SocketAddr, topics: usize, rate: u64, seconds: u64) -> Result<u64> {
+    let mut publisher = Client::connect(addr, "loadgen-stream", 60).await?;
+    let names: Vec<String> = (0..topics.max(1))
+        .map(|i| format!("bench/t{i:03}"))
+        .collect();
+    let start = tokio::time::Instant::now();
+    let total = rate * seconds;
+    let mut sent = 0u64;
+    let mut slice = tokio::time::interval(Duration::from_millis(10));
+    while sent < total {
+        slice.tick().await;
+        // Catch up to where the clock says the stream should be.
+        let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        while sent < due {
+            let topic = &names[(sent % names.len() as u64) as usize];
+            let payload = format!(
+                "{{\"seq\":{sent},\"value\":{:.2}}}",
+                (sent % 1000) as f64 / 10.0
+            );
+            publisher.publish(Publish::new(topic, payload))?;
+            sent += 1;
+        }
+        publisher.flush().await?;
+    }
+    Ok(sent)
+}
