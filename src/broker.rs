@@ -8,7 +8,7 @@ use crate::state::{
     CommandLog, ConnectionSettings, DeviceCommand, SentLog, SentMessage, SubscriptionList,
 };
 use leptos::prelude::*;
-use mqtt_proto::{ByteStr, ClientConfig, Publish, QoS, Subscription};
+use mqtt_proto::{ByteStr, ClientConfig, Property, Publish, QoS, Subscription};
 use std::rc::Rc;
 
 /// Opens a link: URL, session configuration, subscriptions to make.
@@ -22,6 +22,8 @@ pub struct Broker {
     pub state: RwSignal<LinkState>,
     /// The URL of the current (or last) connection.
     pub url: RwSignal<String>,
+    /// Whether that connection speaks MQTT 5.0.
+    pub is_v5: RwSignal<bool>,
     pub subscriptions: RwSignal<SubscriptionList>,
     pub sent: RwSignal<SentLog>,
     pub commands: RwSignal<CommandLog>,
@@ -40,6 +42,7 @@ impl Broker {
             start: StoredValue::new_local(start),
             state,
             url: RwSignal::new(String::new()),
+            is_v5: RwSignal::new(false),
             subscriptions,
             sent,
             commands,
@@ -58,6 +61,7 @@ impl Broker {
                 .collect()
         });
         self.url.set(url.clone());
+        self.is_v5.set(settings.is_v5());
         let config = client_config(settings);
         let link = self
             .start
@@ -98,18 +102,27 @@ impl Broker {
             .unwrap_or_else(|| Err("not connected".to_owned()))
     }
 
-    /// Publishes and remembers the message in the sent history.
+    /// Publishes and remembers the message in the sent history. 5.0
+    /// `properties` need a 5.0 connection.
     pub fn publish(
         &self,
         topic: &str,
         payload: &str,
         qos: QoS,
         retain: bool,
+        properties: Vec<Property>,
     ) -> Result<(), String> {
         mqtt_proto::topic::validate_topic_name(topic).map_err(|_| topic_problem(topic))?;
+        if !properties.is_empty() && !self.is_v5.get_untracked() {
+            return Err(
+                "Properties need an MQTT 5.0 connection: choose 5.0 in the connection settings."
+                    .to_owned(),
+            );
+        }
         let mut publish = Publish::new(topic, payload.as_bytes());
         publish.qos = qos;
         publish.retain = retain;
+        publish.properties = properties.iter().cloned().collect();
         let packet_id = self.send(publish)?;
         self.sent.update(|s| {
             s.push(SentMessage {
@@ -120,6 +133,7 @@ impl Broker {
                 at_ms: js_sys::Date::now(),
                 packet_id,
                 delivered_ms: None,
+                properties,
             })
         });
         Ok(())

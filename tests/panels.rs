@@ -220,6 +220,20 @@ async fn message_log_filters_shows_payloads_and_exports() -> Result<()> {
     assert_eq!(items.len(), 4);
     assert_eq!(items[3]["payload"], r#"a, "quoted" note"#);
 
+    // The keyboard moves through the messages: End, ArrowUp, Home.
+    const END: &str = "\u{E010}";
+    const HOME: &str = "\u{E011}";
+    const UP: &str = "\u{E013}";
+    b.press(".log-viewport", END).await?;
+    b.wait_for_text(".detail-topic", "alerts/note", WAIT)
+        .await?;
+    b.press(".log-viewport", UP).await?;
+    b.wait_for_text(".detail-topic", "sensors/a/moisture", WAIT)
+        .await?;
+    b.press(".log-viewport", HOME).await?;
+    b.wait_for_text(".detail-topic", "sensors/a/temperature", WAIT)
+        .await?;
+
     // Pause counts instead of logging; clear empties.
     b.click(".log-pause").await?;
     mosquitto_pub(d.bridge.tcp, &["-t", "sensors/a/moisture", "-m", "41"]).await?;
@@ -628,5 +642,42 @@ async fn rules_flag_count_alert_notify_and_are_saved_with_the_profile() -> Resul
     b.client.refresh().await?;
     d.wait_connected().await?;
     assert_eq!(b.texts(".rule-title").await?, ["Hot", "Errors"]);
+    d.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_properties_reach_a_5_0_subscriber() -> Result<()> {
+    let d = open().await?;
+    let b = &d.browser;
+    b.click("button.status").await?;
+    b.select(".conn-version", "5").await?;
+    b.click(".conn-connect").await?;
+    d.wait_connected().await?;
+    d.wait_subscribed().await?;
+    let format = ["-V", "mqttv5", "-F", "%t|%p|%C|%R|%D|%E|%P"];
+    let mut sub = MosquittoSub::start(&d.bridge, "lab/cmd", &format).await?;
+
+    b.type_into(".publish-topic", "lab/cmd").await?;
+    b.type_into(".publish-payload", "go").await?;
+    b.click(".v5-props summary").await?;
+    b.type_into(".prop-expiry", "soon").await?;
+    b.wait_for_text_containing(".publish-props-problem", "whole number", WAIT)
+        .await?;
+    b.type_into(".prop-content-type", "text/plain").await?;
+    b.type_into(".prop-response-topic", "lab/reply").await?;
+    b.type_into(".prop-correlation", "c-1").await?;
+    b.type_into(".prop-expiry", "60").await?;
+    b.type_into(".prop-user", "site=gh").await?;
+    b.click(".publish-form [type=submit]").await?;
+    let line = sub.next_line().await?;
+    let fields: Vec<&str> = line.split('|').collect();
+    assert_eq!(
+        fields[..5],
+        ["lab/cmd", "go", "text/plain", "lab/reply", "c-1"],
+        "{line}"
+    );
+    let expiry: u32 = fields[5].parse()?;
+    assert!((58..=60).contains(&expiry), "expiry counted down: {line}");
+    assert_eq!(fields[6], "site:gh");
     d.close().await
 }

@@ -148,6 +148,39 @@ pub fn MessageLogPanel(
             selected.set(seq);
         }
     };
+    // Arrow keys, Home and End move the selection through the messages
+    // shown, scrolling to keep it in view.
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let key = ev.key();
+        let next = matching.with_untracked(|m| {
+            let at = selected
+                .get_untracked()
+                .and_then(|s| m.binary_search(&s).ok());
+            let index = match (key.as_str(), at) {
+                ("ArrowDown", Some(i)) => (i + 1).min(m.len().saturating_sub(1)),
+                ("ArrowUp", Some(i)) => i.saturating_sub(1),
+                ("ArrowDown" | "Home", None) | ("Home", _) => 0,
+                ("ArrowUp" | "End", None) | ("End", _) => m.len().saturating_sub(1),
+                _ => return None,
+            };
+            m.get(index).map(|&seq| (index, seq))
+        });
+        let Some((index, seq)) = next else {
+            return;
+        };
+        ev.prevent_default();
+        selected.set(Some(seq));
+        if let Some(el) = viewport.get_untracked() {
+            let top = index as f64 * ROW_PX;
+            let height = f64::from(el.client_height());
+            let scroll = f64::from(el.scroll_top());
+            if top < scroll {
+                el.set_scroll_top(top as i32);
+            } else if top + ROW_PX > scroll + height {
+                el.set_scroll_top((top + ROW_PX - height) as i32);
+            }
+        }
+    };
     let on_scroll = move |_| {
         let Some(el) = viewport.get_untracked() else {
             return;
@@ -269,7 +302,7 @@ pub fn MessageLogPanel(
                 </div>
             </div>
             <p class="field-problem" role="alert">{move || topic_problem().unwrap_or_default()}</p>
-            <div class="log-viewport" node_ref=viewport on:scroll=on_scroll on:click=on_row_click role="listbox" aria-label="Messages" tabindex="0">
+            <div class="log-viewport" node_ref=viewport on:scroll=on_scroll on:click=on_row_click on:keydown=on_key role="listbox" aria-label="Messages" tabindex="0">
                 <div class="log-spacer" style:height=move || format!("{}px", window.get().0 as f64 * ROW_PX)></div>
                 <For each=slots key=|i| *i let:i>
                     {slot_view(i)}

@@ -1,7 +1,7 @@
 use super::ago;
 use super::subscriptions_panel::qos_from;
 use crate::broker::{topic_problem, Broker};
-use crate::state::SentMessage;
+use crate::state::{PublishProperties, SentMessage};
 use leptos::prelude::*;
 
 /// Payload formats the form checks.
@@ -27,6 +27,8 @@ pub fn PublishPanel(broker: Broker, clock: RwSignal<f64>) -> impl IntoView {
     let qos = RwSignal::new("0".to_owned());
     let retain = RwSignal::new(false);
     let outcome = RwSignal::new(None::<Result<String, String>>);
+    let props = RwSignal::new(PublishProperties::default());
+    let props_error = move || props.with(|p| p.to_properties().err());
 
     let topic_error = move || {
         let t = topic.get();
@@ -47,17 +49,21 @@ pub fn PublishPanel(broker: Broker, clock: RwSignal<f64>) -> impl IntoView {
             return;
         }
         let q = qos_from(&qos.get_untracked());
-        let result = broker.publish(
-            &topic.get_untracked(),
-            &payload.get_untracked(),
-            q,
-            retain.get_untracked(),
-        );
+        let properties = props.with_untracked(PublishProperties::to_properties);
+        let result = properties.and_then(|properties| {
+            broker.publish(
+                &topic.get_untracked(),
+                &payload.get_untracked(),
+                q,
+                retain.get_untracked(),
+                properties,
+            )
+        });
         outcome.set(Some(result.map(|()| "Sent.".to_owned())));
     };
     let resend = move |m: SentMessage| {
         let qos = qos_from(&m.qos.to_string());
-        let result = broker.publish(&m.topic, &m.payload, qos, m.retain);
+        let result = broker.publish(&m.topic, &m.payload, qos, m.retain, m.properties.clone());
         outcome.set(Some(result.map(|()| format!("Sent again to {}.", m.topic))));
     };
     let history = move || {
@@ -93,6 +99,32 @@ pub fn PublishPanel(broker: Broker, clock: RwSignal<f64>) -> impl IntoView {
                     on:input=move |ev| payload.set(event_target_value(&ev))
                 ></textarea>
                 <p class="field-problem publish-payload-problem" role="alert">{move || payload_error().unwrap_or_default()}</p>
+                <details class="v5-props">
+                    <summary>
+                        "MQTT 5.0 properties"
+                        <Show when=move || !broker.is_v5.get()>
+                            <span class="panel-meta">" (connect with 5.0 to send them)"</span>
+                        </Show>
+                    </summary>
+                    <div class="v5-grid">
+                        <input class="prop-content-type" type="text" placeholder="Content type, e.g. application/json" aria-label="Content type"
+                            prop:value=move || props.with(|p| p.content_type.clone())
+                            on:input=move |ev| props.update(|p| p.content_type = event_target_value(&ev)) />
+                        <input class="prop-response-topic" type="text" placeholder="Response topic" aria-label="Response topic" spellcheck="false"
+                            prop:value=move || props.with(|p| p.response_topic.clone())
+                            on:input=move |ev| props.update(|p| p.response_topic = event_target_value(&ev)) />
+                        <input class="prop-correlation" type="text" placeholder="Correlation data" aria-label="Correlation data" spellcheck="false"
+                            prop:value=move || props.with(|p| p.correlation_data.clone())
+                            on:input=move |ev| props.update(|p| p.correlation_data = event_target_value(&ev)) />
+                        <input class="prop-expiry" type="text" inputmode="numeric" placeholder="Message expiry (s)" aria-label="Message expiry in seconds"
+                            prop:value=move || props.with(|p| p.message_expiry.clone())
+                            on:input=move |ev| props.update(|p| p.message_expiry = event_target_value(&ev)) />
+                        <textarea class="prop-user" rows="2" placeholder="User properties, one key=value per line" aria-label="User properties" spellcheck="false"
+                            prop:value=move || props.with(|p| p.user_properties.clone())
+                            on:input=move |ev| props.update(|p| p.user_properties = event_target_value(&ev))></textarea>
+                    </div>
+                    <p class="field-problem publish-props-problem" role="alert">{move || props_error().unwrap_or_default()}</p>
+                </details>
                 <div class="publish-options">
                     <div class="segmented publish-format" role="radiogroup" aria-label="Payload format">
                         <button type="button" role="radio" aria-checked=move || (format.get() == Format::Text).to_string() on:click=move |_| format.set(Format::Text)>"Text"</button>

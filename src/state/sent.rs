@@ -17,6 +17,8 @@ pub struct SentMessage {
     pub packet_id: Option<u16>,
     /// When the broker completed the QoS 1/2 flow.
     pub delivered_ms: Option<f64>,
+    /// 5.0 properties it carried (a resend carries them again).
+    pub properties: Vec<mqtt_proto::Property>,
 }
 
 impl SentMessage {
@@ -85,6 +87,7 @@ mod tests {
             at_ms,
             packet_id,
             delivered_ms: None,
+            properties: Vec::new(),
         }
     }
 

@@ -146,6 +146,17 @@ impl Browser {
         Ok(())
     }
 
+    /// Sends keystrokes to the element matching `css` (WebDriver key codes,
+    /// e.g. "\u{E013}" for ArrowUp).
+    pub async fn press(&self, css: &str, keys: &str) -> Result<()> {
+        self.client
+            .find(Locator::Css(css))
+            .await?
+            .send_keys(keys)
+            .await?;
+        Ok(())
+    }
+
     /// Chooses the option with `value` in the `<select>` matching `css`.
     pub async fn select(&self, css: &str, value: &str) -> Result<()> {
         let select = self.client.find(Locator::Css(css)).await?;
