@@ -167,6 +167,15 @@ async fn message_log_filters_shows_payloads_and_exports() -> Result<()> {
         mosquitto_pub(d.bridge.tcp, &["-t", topic, "-m", payload]).await?;
     }
     b.wait_for_text(".log-count", "4 messages", WAIT).await?;
+    // Live QoS 0 messages: no retained or DUP marker is shown.
+    let markers = b
+        .execute(
+            "return [...document.querySelectorAll('.log-row .badge')]
+               .filter(e => getComputedStyle(e).display !== 'none')
+               .map(e => e.textContent)",
+        )
+        .await?;
+    assert_eq!(markers, serde_json::json!(["Q0", "Q0", "Q0", "Q0"]));
 
     b.type_into(".log-topic-filter", "sensors/+/temperature")
         .await?;
