@@ -70,11 +70,23 @@ impl Presence {
 /// A status payload: "online" or "offline" (any case, surrounding space
 /// ignored). An empty payload clears a retained status and says nothing.
 pub fn parse_presence(payload: &[u8]) -> Option<Presence> {
+    parse_word(payload, "online", "offline").map(|online| {
+        if online {
+            Presence::Online
+        } else {
+            Presence::Offline
+        }
+    })
+}
+
+/// `Some(true)` for `yes`, `Some(false)` for `no`, in any case with
+/// surrounding space ignored; anything else `None`.
+fn parse_word(payload: &[u8], yes: &str, no: &str) -> Option<bool> {
     let text = std::str::from_utf8(payload).ok()?.trim();
-    if text.eq_ignore_ascii_case("online") {
-        Some(Presence::Online)
-    } else if text.eq_ignore_ascii_case("offline") {
-        Some(Presence::Offline)
+    if text.eq_ignore_ascii_case(yes) {
+        Some(true)
+    } else if text.eq_ignore_ascii_case(no) {
+        Some(false)
     } else {
         None
     }
@@ -166,14 +178,7 @@ enum Update {
 
 /// A switch report: "on" or "off" (any case, surrounding space ignored).
 fn parse_switch(payload: &[u8]) -> Option<bool> {
-    let text = std::str::from_utf8(payload).ok()?.trim();
-    if text.eq_ignore_ascii_case("on") {
-        Some(true)
-    } else if text.eq_ignore_ascii_case("off") {
-        Some(false)
-    } else {
-        None
-    }
+    parse_word(payload, "on", "off")
 }
 
 /// Every device seen, by name, and its bounded readings.
