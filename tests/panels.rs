@@ -64,6 +64,29 @@ async fn topic_tree_shows_topics_and_subscribes_by_click() -> Result<()> {
     .await?;
     b.type_into(".tree-search", "").await?;
 
+    // The keyboard: left closes plant/pump, right opens it, up moves to plant.
+    b.execute(r#"document.querySelector('.tree-row[data-topic="plant/pump"] .tree-name').focus()"#)
+        .await?;
+    const LEFT: &str = "\u{E012}";
+    const UP: &str = "\u{E013}";
+    const RIGHT: &str = "\u{E014}";
+    let focused_row = "return document.activeElement.closest('.tree-row').dataset.topic";
+    b.press(r#".tree-row[data-topic="plant/pump"] .tree-name"#, LEFT)
+        .await?;
+    eventually(WAIT, "plant/pump to close", || async {
+        (tree_rows(&d).await.ok()? == ["plant", "plant/pump", "plant/valve"]).then_some(())
+    })
+    .await?;
+    b.press(r#".tree-row[data-topic="plant/pump"] .tree-name"#, RIGHT)
+        .await?;
+    eventually(WAIT, "plant/pump to open", || async {
+        (tree_rows(&d).await.ok()?.len() == 4).then_some(())
+    })
+    .await?;
+    b.press(r#".tree-row[data-topic="plant/pump"] .tree-name"#, UP)
+        .await?;
+    assert_eq!(b.execute(focused_row).await?, "plant");
+
     // Subscribe to a subtree from the tree, then drop `#`.
     b.click(r#".tree-row[data-topic="plant/pump"] [data-action="subscribe-subtree"]"#)
         .await?;

@@ -53,7 +53,7 @@ pub fn TopicTreePanel(
                     {move || if searching() { "No topic matches." } else { "No messages yet." }}
                 </p>
             </Show>
-            <ul class="tree" role="tree" aria-label="Topics">
+            <ul class="tree" role="tree" aria-label="Topics" on:keydown=move |ev| tree_keys(&ev, expanded)>
                 <For each=move || rows.get() key=|r| r.path.clone() let:row>
                     <TopicRow
                         path=row.path
@@ -69,6 +69,55 @@ pub fn TopicTreePanel(
             </ul>
         </section>
     }
+}
+
+/// Arrow keys over the tree: up and down move between topics, right opens
+/// a topic with children, left closes it (Enter toggles, as the name is a
+/// button). Focus stays on the topic names, so the row buttons keep Tab.
+fn tree_keys(ev: &leptos::ev::KeyboardEvent, expanded: RwSignal<HashSet<String>>) {
+    use wasm_bindgen::JsCast;
+    let Some(focused) = document()
+        .active_element()
+        .filter(|e| e.class_list().contains("tree-name"))
+    else {
+        return;
+    };
+    let Some(path) = focused
+        .closest(".tree-row")
+        .ok()
+        .flatten()
+        .and_then(|row| row.get_attribute("data-topic"))
+    else {
+        return;
+    };
+    let names = document().query_selector_all(".tree-row .tree-name").ok();
+    let index = names.as_ref().and_then(|list| {
+        (0..list.length()).find(|&i| {
+            list.item(i)
+                .is_some_and(|n| n.is_same_node(Some(focused.as_ref())))
+        })
+    });
+    let focus = |i: u32| {
+        if let Some(el) = names
+            .as_ref()
+            .and_then(|l| l.item(i))
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    };
+    match (ev.key().as_str(), index) {
+        ("ArrowDown", Some(i)) => focus(i + 1),
+        ("ArrowUp", Some(i)) if i > 0 => focus(i - 1),
+        ("ArrowRight", _) => expanded.update(|e| {
+            e.insert(path);
+        }),
+        ("ArrowLeft", _) => expanded.update(|e| {
+            e.remove(&path);
+        }),
+        _ => return,
+    }
+    ev.prevent_default();
 }
 
 #[component]
