@@ -62,10 +62,14 @@ impl Stores {
     /// Stores a batch of messages: one signal update per store, so panels
     /// redraw once per batch, not once per message.
     fn record(&self, batch: &[(Publish, f64)]) {
-        self.sensors.update(|s| {
+        // Stores a batch did not change are not notified: charts of sensors
+        // need not redraw for a burst of other topics.
+        self.sensors.maybe_update(|s| {
+            let mut changed = false;
             for (p, at) in batch {
-                s.record(p.topic(), p.payload(), *at);
+                changed |= s.record(p.topic(), p.payload(), *at);
             }
+            changed
         });
         self.tree.update(|t| {
             for (p, at) in batch {
@@ -78,12 +82,13 @@ impl Stores {
         } else {
             let mut notes = Vec::new();
             let mut flags = Vec::with_capacity(batch.len());
-            self.rules.update(|r| {
+            self.rules.maybe_update(|r| {
                 for (p, at) in batch {
                     let (matched, notify) = r.evaluate(p.topic(), p.payload(), *at);
                     flags.push(matched);
                     notes.extend(notify);
                 }
+                flags.contains(&true)
             });
             for note in notes {
                 notifications::show(&note);
@@ -104,10 +109,12 @@ impl Stores {
             }
         });
         if !self.charts.with_untracked(CustomCharts::is_empty) {
-            self.charts.update(|c| {
+            self.charts.maybe_update(|c| {
+                let mut changed = false;
                 for (p, at) in batch {
-                    c.record(p.topic(), p.payload(), *at);
+                    changed |= c.record(p.topic(), p.payload(), *at);
                 }
+                changed
             });
         }
         // Most batches hold no acknowledgement: leave the command store alone.

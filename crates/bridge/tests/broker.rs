@@ -335,11 +335,16 @@ async fn a_retained_will_is_kept() {
     assert_eq!(device.recv_exact(4).await, CONNACK_ACCEPTED);
     drop(device); // gone without DISCONNECT: the will is published, and retained
 
-    let mut watcher = RawClient::tcp(bridge.tcp).await;
-    watcher.handshake("watcher").await;
     let expected = retained_bytes("dev/status", b"offline");
     let got = tokio::time::timeout(WAIT, async {
+        // A new watcher each try: one already subscribed would get the will
+        // live (retain flag clear) the moment it is published, before the
+        // SUBACK of its next try. (That race failed CI once under load.)
+        let mut attempt = 0;
         loop {
+            attempt += 1;
+            let mut watcher = RawClient::tcp(bridge.tcp).await;
+            watcher.handshake(&format!("watcher-{attempt}")).await;
             watcher.send(&subscribe_bytes(1, "dev/status")).await;
             assert_eq!(watcher.recv_exact(5).await, [0x90, 0x03, 0x00, 0x01, 0x00]);
             watcher.send(&[0xC0, 0x00]).await;
