@@ -37,6 +37,10 @@ pub struct FileConfig {
     pub max_retained_messages: Option<usize>,
     /// Seconds a new connection has to send CONNECT.
     pub connect_timeout: Option<u64>,
+    /// Directory for retained messages and persistent sessions.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// "every-ack" or an interval such as "100ms".
+    pub fsync: Option<String>,
 }
 
 /// A configuration file that cannot be used, and why.
@@ -114,6 +118,11 @@ impl FileConfig {
                 "must be at least 1 second".to_owned(),
             ));
         }
+        if let Some(fsync) = &self.fsync {
+            fsync
+                .parse::<crate::store::SyncPolicy>()
+                .map_err(|problem| invalid("fsync", problem))?;
+        }
         if let Some(level) = &self.log {
             if tracing_subscriber::EnvFilter::try_new(level).is_err() {
                 return Err(invalid(
@@ -141,6 +150,10 @@ impl FileConfig {
         base.topic_alias_maximum = self.topic_alias_maximum.unwrap_or(base.topic_alias_maximum);
         base.max_keep_alive = self.max_keepalive.unwrap_or(base.max_keep_alive);
         base.max_retained = self.max_retained_messages.unwrap_or(base.max_retained);
+        base.data_dir = self.data_dir.clone().or(base.data_dir);
+        if let Some(Ok(sync)) = self.fsync.as_deref().map(str::parse) {
+            base.sync = sync;
+        }
         base.connect_timeout = self
             .connect_timeout
             .map(secs)

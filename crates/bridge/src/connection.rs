@@ -14,6 +14,8 @@ pub enum ConnectionError {
     Protocol(#[from] mqtt_proto::Error),
     #[error("connection closed in the middle of a packet")]
     ClosedMidPacket,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreFailed),
 }
 
 /// Reads packets once they are whole and writes packets through one reusable

@@ -18,13 +18,14 @@ enum Stage {
     Released,
 }
 
-/// What an acknowledgement from the client did.
+/// What an acknowledgement from the client did. `Option<u64>` is the
+/// message's sequence number in the store, when it is stored.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AckOutcome {
     /// The flow is complete; the packet id is free again.
-    Completed,
+    Completed(Option<u64>),
     /// QoS 2 PUBREC: send this PUBREL.
-    Release(Packet),
+    Release(Packet, Option<u64>),
     /// No message in flight has that packet id at that stage; ignored.
     Unknown,
 }
@@ -35,7 +36,15 @@ pub enum AckOutcome {
 pub struct Inflight {
     max: usize,
     next_id: u16,
-    sent: VecDeque<(u16, Stage)>,
+    sent: VecDeque<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: u16,
+    /// The message's sequence number in the store, if stored.
+    stored: Option<u64>,
+    stage: Stage,
 }
 
 impl Inflight {
@@ -71,10 +80,11 @@ impl Inflight {
         self.max.saturating_sub(self.sent.len())
     }
 
-    /// Prepares `publish` for sending: a QoS 1/2 message gets a free packet
-    /// identifier and is remembered until acknowledged. Callers check
-    /// [`Inflight::has_room`] first; QoS 0 passes through untouched.
-    pub fn send(&mut self, mut publish: Publish) -> Publish {
+    /// Prepares `publish` (`stored` under that sequence number) for sending:
+    /// a QoS 1/2 message gets a free packet identifier and is remembered
+    /// until acknowledged. Callers check [`Inflight::has_room`] first; QoS 0
+    /// passes through untouched.
+    pub fn send(&mut self, mut publish: Publish, stored: Option<u64>) -> Publish {
         if publish.qos == QoS::AtMostOnce {
             publish.packet_id = None;
             return publish;
@@ -82,8 +92,29 @@ impl Inflight {
         let id = self.free_id();
         publish.packet_id = Some(id);
         publish.dup = false;
-        self.sent.push_back((id, Stage::Published(publish.clone())));
+        self.sent.push_back(Entry {
+            id,
+            stored,
+            stage: Stage::Published(publish.clone()),
+        });
         publish
+    }
+
+    /// A stored QoS 2 message that was in flight when the bridge stopped,
+    /// with the id it was sent with: `released` once the client's PUBREC
+    /// had come. In the order stored; resent like any other.
+    pub fn restore(&mut self, mut publish: Publish, id: u16, stored: u64, released: bool) {
+        publish.packet_id = Some(id);
+        self.next_id = id.checked_add(1).unwrap_or(1);
+        let stage = match released {
+            true => Stage::Released,
+            false => Stage::Published(publish),
+        };
+        self.sent.push_back(Entry {
+            id,
+            stored: Some(stored),
+            stage,
+        });
     }
 
     /// The next identifier not in flight. There are fewer messages in flight
@@ -92,7 +123,7 @@ impl Inflight {
         loop {
             let id = self.next_id;
             self.next_id = self.next_id.checked_add(1).unwrap_or(1);
-            if !self.sent.iter().any(|(used, _)| *used == id) {
+            if !self.sent.iter().any(|e| e.id == id) {
                 return id;
             }
         }
@@ -100,15 +131,14 @@ impl Inflight {
 
     fn position(&self, id: u16) -> Option<usize> {
         // Acknowledgements nearly always come in order: the front is checked first.
-        self.sent.iter().position(|(used, _)| *used == id)
+        self.sent.iter().position(|e| e.id == id)
     }
 
     /// PUBACK for a QoS 1 message.
     pub fn puback(&mut self, id: u16) -> AckOutcome {
         match self.position(id) {
             Some(at) if self.published_at(at, QoS::AtLeastOnce) => {
-                self.sent.remove(at);
-                AckOutcome::Completed
+                AckOutcome::Completed(self.sent.remove(at).and_then(|e| e.stored))
             }
             _ => AckOutcome::Unknown,
         }
@@ -120,27 +150,26 @@ impl Inflight {
         let Some(at) = self.position(id) else {
             return AckOutcome::Unknown;
         };
-        let released = matches!(self.sent[at].1, Stage::Released);
+        let released = matches!(self.sent[at].stage, Stage::Released);
         if !released && !self.published_at(at, QoS::ExactlyOnce) {
             return AckOutcome::Unknown;
         }
-        self.sent[at].1 = Stage::Released;
-        AckOutcome::Release(Packet::PubRel(Ack::new(id)))
+        self.sent[at].stage = Stage::Released;
+        AckOutcome::Release(Packet::PubRel(Ack::new(id)), self.sent[at].stored)
     }
 
     /// PUBCOMP: the QoS 2 exchange is over.
     pub fn pubcomp(&mut self, id: u16) -> AckOutcome {
         match self.position(id) {
-            Some(at) if matches!(self.sent[at].1, Stage::Released) => {
-                self.sent.remove(at);
-                AckOutcome::Completed
+            Some(at) if matches!(self.sent[at].stage, Stage::Released) => {
+                AckOutcome::Completed(self.sent.remove(at).and_then(|e| e.stored))
             }
             _ => AckOutcome::Unknown,
         }
     }
 
     fn published_at(&self, at: usize, qos: QoS) -> bool {
-        matches!(&self.sent[at].1, Stage::Published(p) if p.qos == qos)
+        matches!(&self.sent[at].stage, Stage::Published(p) if p.qos == qos)
     }
 
     /// What a resumed session sends again before anything new, in the
@@ -149,13 +178,13 @@ impl Inflight {
     pub fn resend(&self) -> Vec<Packet> {
         self.sent
             .iter()
-            .map(|(id, stage)| match stage {
+            .map(|e| match &e.stage {
                 Stage::Published(p) => {
                     let mut again = p.clone();
                     again.dup = true;
                     Packet::Publish(again)
                 }
-                Stage::Released => Packet::PubRel(Ack::new(*id)),
+                Stage::Released => Packet::PubRel(Ack::new(e.id)),
             })
             .collect()
     }
@@ -180,22 +209,25 @@ mod tests {
     #[test]
     fn qos1_takes_an_id_until_puback() {
         let mut window = Inflight::new(2);
-        let first = window.send(message(QoS::AtLeastOnce));
-        let second = window.send(message(QoS::AtLeastOnce));
+        let first = window.send(message(QoS::AtLeastOnce), None);
+        let second = window.send(message(QoS::AtLeastOnce), None);
         assert_eq!((first.packet_id, second.packet_id), (Some(1), Some(2)));
         assert!(!window.has_room());
-        assert_eq!(window.puback(2), AckOutcome::Completed);
+        assert_eq!(window.puback(2), AckOutcome::Completed(None));
         assert_eq!(window.puback(2), AckOutcome::Unknown);
         assert!(window.has_room());
         // Ids go round rather than reuse the one just freed, so a late
         // duplicate acknowledgement cannot complete the wrong message.
-        assert_eq!(window.send(message(QoS::AtLeastOnce)).packet_id, Some(3));
+        assert_eq!(
+            window.send(message(QoS::AtLeastOnce), None).packet_id,
+            Some(3)
+        );
     }
 
     #[test]
     fn qos2_releases_then_completes() {
         let mut window = Inflight::new(8);
-        let sent = window.send(message(QoS::ExactlyOnce));
+        let sent = window.send(message(QoS::ExactlyOnce), None);
         let id = sent.packet_id.expect("QoS 2 has an id");
         assert_eq!(
             window.pubcomp(id),
@@ -207,21 +239,21 @@ mod tests {
             AckOutcome::Unknown,
             "PUBACK is for QoS 1"
         );
-        let rel = AckOutcome::Release(Packet::PubRel(Ack::new(id)));
+        let rel = AckOutcome::Release(Packet::PubRel(Ack::new(id)), None);
         assert_eq!(window.pubrec(id), rel);
         assert_eq!(
             window.pubrec(id),
             rel,
             "a repeated PUBREC is answered again"
         );
-        assert_eq!(window.pubcomp(id), AckOutcome::Completed);
+        assert_eq!(window.pubcomp(id), AckOutcome::Completed(None));
         assert!(window.is_empty());
     }
 
     #[test]
     fn qos0_passes_through() {
         let mut window = Inflight::new(1);
-        let sent = window.send(message(QoS::AtMostOnce));
+        let sent = window.send(message(QoS::AtMostOnce), None);
         assert_eq!(sent.packet_id, None);
         assert!(window.is_empty());
     }
@@ -230,11 +262,11 @@ mod tests {
     fn resend_repeats_publishes_with_dup_and_releases_in_order() {
         let mut window = Inflight::new(8);
         let a = window
-            .send(message(QoS::ExactlyOnce))
+            .send(message(QoS::ExactlyOnce), None)
             .packet_id
             .expect("id");
         let b = window
-            .send(message(QoS::AtLeastOnce))
+            .send(message(QoS::AtLeastOnce), None)
             .packet_id
             .expect("id");
         let _ = window.pubrec(a);
@@ -253,10 +285,10 @@ mod tests {
     #[test]
     fn ids_wrap_past_65535_and_skip_those_in_use() {
         let mut window = Inflight::new(4);
-        let first = window.send(message(QoS::AtLeastOnce)).packet_id;
+        let first = window.send(message(QoS::AtLeastOnce), None).packet_id;
         window.next_id = u16::MAX;
-        let last = window.send(message(QoS::AtLeastOnce)).packet_id;
-        let wrapped = window.send(message(QoS::AtLeastOnce)).packet_id;
+        let last = window.send(message(QoS::AtLeastOnce), None).packet_id;
+        let wrapped = window.send(message(QoS::AtLeastOnce), None).packet_id;
         assert_eq!((first, last, wrapped), (Some(1), Some(u16::MAX), Some(2)));
     }
 }

@@ -14,6 +14,8 @@
 //! - [`trie`]: the subscription index the router matches topics against.
 //! - [`stats`], [`sys`]: traffic counters and the `$SYS/broker/...` topics.
 //! - [`retain`]: the last retained message per topic.
+//! - [`store`]: with a data directory, retained messages and persistent
+//!   sessions in a redb file, written in group commits by one thread.
 //! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
 //!
 //! Shutdown is explicit: [`Bridge::run`] cancels one token that every accept
@@ -33,6 +35,7 @@ pub mod router;
 pub mod session;
 pub mod session_state;
 pub mod stats;
+pub mod store;
 pub mod sys;
 pub mod topic_alias;
 pub mod transport;
@@ -45,8 +48,10 @@ use router::{Router, SessionLimits};
 use session::SessionSettings;
 use stats::TrafficStats;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use store::{Store, SyncPolicy};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -81,6 +86,11 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How often `$SYS` topics are published; zero turns them off.
     pub sys_interval: Duration,
+    /// Where retained messages and persistent sessions are kept; `None`:
+    /// in memory only, lost when the bridge stops.
+    pub data_dir: Option<PathBuf>,
+    /// When the data directory's changes reach the disk.
+    pub sync: SyncPolicy,
 }
 
 impl Default for Config {
@@ -99,6 +109,8 @@ impl Default for Config {
             max_retained: 100_000,
             connect_timeout: Duration::from_secs(10),
             sys_interval: Duration::from_secs(10),
+            data_dir: None,
+            sync: SyncPolicy::EveryAck,
         }
     }
 }
@@ -109,6 +121,9 @@ pub struct Bridge {
     tcp: TcpListener,
     ws: TcpListener,
     router: Arc<Router>,
+    store: Option<Store>,
+    /// Sessions read back from the store, whose expiry timers start with `run`.
+    restored: Vec<router::RestoredSession>,
 }
 
 impl Bridge {
@@ -123,12 +138,43 @@ impl Bridge {
             queue: config.outbound_queue,
             inflight: usize::from(config.max_inflight),
         };
-        let router = Arc::new(Router::new(limits, config.max_retained));
+        let (store, snapshot) = match &config.data_dir {
+            Some(dir) => {
+                let (store, snapshot) = Store::open(dir, config.sync)?;
+                (Some(store), Some(snapshot))
+            }
+            None => (None, None),
+        };
+        let router = Arc::new(Router::new(limits, config.max_retained, store.clone()));
+        let mut restored = Vec::new();
+        match (&store, snapshot) {
+            (Some(store), Some(snapshot)) => {
+                let retained = snapshot.retained.len();
+                restored = router.restore(snapshot);
+                let queued: usize = restored
+                    .iter()
+                    .map(|r| router.queued_for(r.key))
+                    .sum();
+                tracing::info!(
+                    path = %store.path().display(),
+                    sync = ?store.sync(),
+                    retained,
+                    sessions = restored.len(),
+                    queued,
+                    "data store open"
+                );
+            }
+            _ => tracing::info!(
+                "no data directory: retained messages and sessions are kept in memory only and lost when the bridge stops (--data-dir keeps them)"
+            ),
+        }
         Ok(Bridge {
             config,
             tcp,
             ws,
             router,
+            store,
+            restored,
         })
     }
 
@@ -145,9 +191,21 @@ impl Bridge {
     }
 
     /// Serves until `shutdown` is cancelled, then waits for every connection
-    /// and demo device to finish.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// and demo device to finish. Fails if the data store cannot be written
+    /// (after shutting down the same way).
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tasks = TaskTracker::new();
+        for restored in std::mem::take(&mut self.restored) {
+            if let Some(after) = restored.expires_in {
+                let (router, shutdown) = (self.router.clone(), shutdown.clone());
+                tasks.spawn(async move {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(after) => router.expire(restored.key, restored.connection),
+                    }
+                });
+            }
+        }
         let traffic = Arc::new(TrafficStats::default());
         if !self.config.sys_interval.is_zero() {
             tasks.spawn(sys::run(
@@ -182,7 +240,17 @@ impl Bridge {
                 tasks.spawn(demo::run_device(device, device_target, shutdown.clone()));
             }
         }
-        shutdown.cancelled().await;
+        let mut store_failed = false;
+        match &self.store {
+            Some(store) => tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = store.failed() => {
+                    store_failed = true;
+                    shutdown.cancel();
+                }
+            },
+            None => shutdown.cancelled().await,
+        }
         tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
             .await
@@ -193,5 +261,17 @@ impl Bridge {
                 "connections still busy after {SHUTDOWN_GRACE:?} (a client not reading?); stopping without them"
             );
         }
+        if let Some(store) = self.store {
+            // What the last connections changed is committed before the process ends.
+            let closing = store.clone();
+            let _ = tokio::task::spawn_blocking(move || closing.close()).await;
+            if store_failed {
+                anyhow::bail!(
+                    "the data store {} cannot be written",
+                    store.path().display()
+                );
+            }
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 use anyhow::Context;
 use bridge::config::FileConfig;
+use bridge::store::{StoreError, SyncPolicy};
 use bridge::{Bridge, Config};
 use clap::Parser;
 use std::io::Write;
@@ -15,8 +16,11 @@ use tokio_util::sync::CancellationToken;
 /// Settings come from the defaults, then the --config file, then flags.
 /// The file's keys: tcp, ws, demo, log, sys_interval, max_packet_size,
 /// max_queued_messages, max_inflight_messages, receive_maximum,
-/// topic_alias_maximum, max_keepalive, max_retained_messages, connect_timeout
-/// (see the README for what each does and its default).
+/// topic_alias_maximum, max_keepalive, max_retained_messages, connect_timeout,
+/// data_dir, fsync (see the README for what each does and its default).
+///
+/// Exits with status 78 when the data directory cannot be used (damaged,
+/// unreadable, or in use by another bridge): restarting will not help.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -42,6 +46,16 @@ struct Cli {
     /// Seconds between $SYS/broker/... updates; 0 turns them off [default: 10].
     #[arg(long, value_name = "SECS")]
     sys_interval: Option<u64>,
+    /// Keep retained messages and persistent sessions in DIR, across restarts
+    /// and crashes [default: in memory only].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// When stored changes reach the disk: "every-ack" (before each PUBACK,
+    /// PUBREC or PUBCOMP that depends on them) or an interval such as "100ms"
+    /// (acknowledgements do not wait; a crash loses up to that much)
+    /// [default: every-ack].
+    #[arg(long, value_name = "WHEN")]
+    fsync: Option<SyncPolicy>,
 }
 
 #[tokio::main]
@@ -52,7 +66,12 @@ async fn main() -> ExitCode {
             // The chain of causes on one line, without a backtrace: a bad
             // setting is the user's to fix, not a bug.
             eprintln!("bridge: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<StoreError>() {
+                // EX_CONFIG: a service manager should not restart in a loop
+                // (systemd: RestartPreventExitStatus=78).
+                Some(_) => ExitCode::from(78),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -82,6 +101,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(secs) = cli.sys_interval {
         config.sys_interval = Duration::from_secs(secs);
     }
+    config.data_dir = cli.data_dir.or(config.data_dir);
+    config.sync = cli.fsync.unwrap_or(config.sync);
     let bridge = Bridge::bind(config).await?;
     // The first stdout line is the contract scripts and tests read bound ports from.
     let mut stdout = std::io::stdout();
@@ -96,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    bridge.run(shutdown).await;
+    bridge.run(shutdown).await?;
     tracing::info!("bridge stopped");
     Ok(())
 }

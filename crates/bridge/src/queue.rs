@@ -36,6 +36,15 @@ impl SessionQueue {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     /// Adds a message, or hands it back when the queue is full.
     pub fn try_push(&self, delivery: Delivery) -> Result<(), Delivery> {
         {
@@ -87,6 +96,7 @@ mod tests {
 
     fn delivery(n: u8) -> Delivery {
         Delivery {
+            stored: None,
             publish: Publish::new("t", [n]),
             expires_at: None,
         }

@@ -57,6 +57,7 @@ impl RetainStore {
         let kept = Delivery {
             publish: kept,
             expires_at,
+            stored: None,
         };
         let full = self.by_topic.len() >= self.max_topics;
         match self.by_topic.get_mut(publish.topic()) {

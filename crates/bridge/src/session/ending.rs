@@ -47,6 +47,7 @@ impl Session {
         let Session {
             mut conn,
             router,
+            store,
             key,
             state,
             agreed,
@@ -73,7 +74,11 @@ impl Session {
                 End::PeerClosed | End::Error(ConnectionError::Transport(_))
             )
         {
-            let _ = tokio::time::timeout(DISCONNECT_WRITE, conn.write_packets(&replies)).await;
+            let write = async {
+                super::durable_before_acks(store.as_ref(), &replies).await?;
+                conn.write_packets(&replies).await
+            };
+            let _ = tokio::time::timeout(DISCONNECT_WRITE, write).await;
         }
         if agreed.version.is_v5() {
             if let Some(reason) = end.our_reason() {

@@ -3,6 +3,8 @@
 use super::{End, Session};
 use crate::connection::ConnectionError;
 use crate::inflight::{AckOutcome, Inflight};
+use crate::store::record::Stage;
+use crate::store::Op;
 use crate::topic_alias::AliasError;
 use crate::trie::SubOptions;
 use mqtt_proto::{
@@ -20,6 +22,13 @@ impl Session {
             },
             Packet::PubRel(ack) => {
                 let known = self.state.incoming_qos2.remove(&ack.packet_id);
+                if known {
+                    self.persist(Op::IncomingQos2 {
+                        key: self.key,
+                        packet_id: ack.packet_id,
+                        held: false,
+                    });
+                }
                 let mut comp = Ack::new(ack.packet_id);
                 if !known {
                     comp.reason = ReasonCode::PacketIdentifierNotFound;
@@ -74,7 +83,10 @@ impl Session {
             return Ok(());
         }
         let replies = std::mem::take(&mut self.replies);
-        let written = self.conn.write_packets(&replies).await;
+        let written = match super::durable_before_acks(self.store.as_ref(), &replies).await {
+            Ok(()) => self.conn.write_packets(&replies).await,
+            Err(e) => Err(e.into()),
+        };
         // Keep the allocation for the next round.
         self.replies = replies;
         self.replies.clear();
@@ -129,7 +141,10 @@ impl Session {
             }
             self.state.incoming_qos2.insert(id);
         }
-        let matched = self.router.publish(Some(self.key), &publish, expires_at);
+        let qos2_id = (qos == QoS::ExactlyOnce).then_some(id);
+        let matched = self
+            .router
+            .publish_received(Some(self.key), &publish, expires_at, qos2_id);
         let mut ack = Ack::new(id);
         if matched == 0 {
             // 5.0 only: 3.1.1 acknowledgements have no reason code.
@@ -181,9 +196,21 @@ impl Session {
         packet_id: u16,
         step: fn(&mut Inflight, u16) -> AckOutcome,
     ) -> Option<Packet> {
+        let key = self.key;
         match step(&mut self.state.inflight, packet_id) {
-            AckOutcome::Completed => None,
-            AckOutcome::Release(pubrel) => Some(pubrel),
+            AckOutcome::Completed(stored) => {
+                if let Some(seq) = stored {
+                    self.persist(Op::Done { key, seq });
+                }
+                None
+            }
+            AckOutcome::Release(pubrel, stored) => {
+                if let Some(seq) = stored {
+                    let stage = Stage::Released(packet_id);
+                    self.persist(Op::Stage { key, seq, stage });
+                }
+                Some(pubrel)
+            }
             AckOutcome::Unknown => {
                 // A late duplicate, e.g. after a resend crossed the original's ack.
                 tracing::debug!(

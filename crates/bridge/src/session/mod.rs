@@ -13,6 +13,7 @@ use crate::connection::{Connection, ConnectionError};
 use crate::handshake::{self, Agreed, ServerLimits};
 use crate::router::Router;
 use crate::session_state::SessionState;
+use crate::store::{Op, Store};
 use crate::topic_alias::{InboundAliases, OutboundAliases};
 use crate::trie::SessionKey;
 use mqtt_proto::{ConnAck, Packet, Publish, ReasonCode};
@@ -27,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 const WRITE_BATCH: usize = 64;
 
 static ASSIGNED_IDS: AtomicU64 = AtomicU64::new(1);
+static STARTED_MS: std::sync::LazyLock<u64> =
+    std::sync::LazyLock::new(|| crate::store::record::unix_ms(std::time::SystemTime::now()));
 
 pub struct SessionSettings {
     pub connect_timeout: Duration,
@@ -98,7 +101,12 @@ pub async fn run(
         }
     };
     conn.set_version(connect.protocol);
-    let assign = || format!("auto-{}", ASSIGNED_IDS.fetch_add(1, Ordering::Relaxed));
+    let assign = || {
+        let n = ASSIGNED_IDS.fetch_add(1, Ordering::Relaxed);
+        // With the process's start time: an id assigned before a restart
+        // may name a stored session, which a new client must not take.
+        format!("auto-{:x}-{n}", *STARTED_MS)
+    };
     let agreed = match handshake::agree(&connect, &settings.limits, assign) {
         Ok(agreed) => agreed,
         Err(code) => {
@@ -107,7 +115,7 @@ pub async fn run(
             return conn.close().await;
         }
     };
-    let registration = router.register(&agreed.client_id, agreed.clean_start);
+    let registration = router.register(&agreed.client_id, agreed.clean_start, agreed.expiry);
     let (key, connection) = (registration.key, registration.connection);
     // A connection being taken over lets go of the session once it has
     // stopped; one stuck writing to a client that stopped reading gets as long
@@ -128,9 +136,12 @@ pub async fn run(
     // A resumed session first sends again what the client has not acknowledged.
     let resent = state.inflight.resend();
     let connack = handshake::accepting_connack(&agreed, &settings.limits, registration.resumed);
+    let store = router.store();
     let mut session = Session {
         conn,
         router,
+        store,
+        persistent: registration.persistent,
         key,
         state,
         inbound_aliases: InboundAliases::new(settings.limits.topic_alias_maximum),
@@ -174,6 +185,10 @@ fn refusal(code: ReasonCode) -> Packet {
 struct Session {
     conn: Connection,
     router: Arc<Router>,
+    /// The bridge's store, when it has a data directory.
+    store: Option<Store>,
+    /// Whether this session's own state is stored.
+    persistent: bool,
     key: SessionKey,
     state: OwnedMutexGuard<SessionState>,
     agreed: Agreed,
@@ -246,6 +261,37 @@ impl Session {
             }
         }
     }
+}
+
+impl Session {
+    /// Records a change to this session's stored state, if it is stored.
+    fn persist(&self, op: Op) {
+        if let Some(store) = self.store.as_ref().filter(|_| self.persistent) {
+            store.push(op);
+        }
+    }
+}
+
+/// With `fsync` on every acknowledgement, waits until everything the
+/// acknowledgements among `replies` promise is on disk (and what else was
+/// pushed meanwhile: one commit serves them all).
+async fn durable_before_acks(
+    store: Option<&Store>,
+    replies: &[Packet],
+) -> Result<(), crate::store::StoreFailed> {
+    let Some(store) = store.filter(|s| s.waits()) else {
+        return Ok(());
+    };
+    let acks = replies.iter().any(|p| {
+        matches!(
+            p,
+            Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubComp(_)
+        )
+    });
+    if !acks {
+        return Ok(());
+    }
+    store.durable(store.ticket()).await
 }
 
 /// A Will or message as this bridge publishes it on a client's behalf.

@@ -3,7 +3,9 @@
 use super::{Session, WRITE_BATCH};
 use crate::connection::ConnectionError;
 use crate::router::Delivery;
-use mqtt_proto::{Packet, Property};
+use crate::store::record::Stage;
+use crate::store::Op;
+use mqtt_proto::{Packet, Property, QoS};
 use std::time::Instant;
 
 impl Session {
@@ -14,9 +16,13 @@ impl Session {
         let now = Instant::now();
         let version = self.agreed.version;
         let mut packets = Vec::with_capacity(deliveries.len());
+        // Whether a stored QoS 2 message got its packet id: that must be on
+        // disk before the client sees it (a resend after a crash reuses it).
+        let mut ids_stored = false;
         for Delivery {
             mut publish,
             expires_at,
+            stored,
         } in deliveries
         {
             if let Some(at) = expires_at {
@@ -25,6 +31,7 @@ impl Session {
                         topic = publish.topic(),
                         "message expired before delivery; dropped"
                     );
+                    self.forget(stored);
                     continue;
                 };
                 // What is left, rounded up: a message never lives longer than it was given.
@@ -47,18 +54,40 @@ impl Session {
                         max,
                         "message larger than the client accepts; dropped"
                     );
+                    self.forget(stored);
                     continue;
                 }
             }
             // The window keeps the message as sent before its topic is
             // aliased: aliases do not survive a reconnect, resends must not use one.
-            let mut publish = self.state.inflight.send(publish);
+            let mut publish = self.state.inflight.send(publish, stored);
+            if let (Some(seq), Some(id), QoS::ExactlyOnce) =
+                (stored, publish.packet_id, publish.qos)
+            {
+                let stage = Stage::Sent(id);
+                self.persist(Op::Stage {
+                    key: self.key,
+                    seq,
+                    stage,
+                });
+                ids_stored = true;
+            }
             if version.is_v5() {
                 self.outbound_aliases.apply(&mut publish);
             }
             packets.push(Packet::Publish(publish));
         }
+        if let Some(store) = self.store.as_ref().filter(|s| ids_stored && s.waits()) {
+            store.durable(store.ticket()).await?;
+        }
         self.conn.write_packets(&packets).await
+    }
+
+    /// A stored message that will not be sent: it leaves the store.
+    fn forget(&self, stored: Option<u64>) {
+        if let Some(seq) = stored {
+            self.persist(Op::Done { key: self.key, seq });
+        }
     }
 }
 
