@@ -177,6 +177,8 @@ mod tests {
             max_packet_size = 65536
             max_inflight_messages = 10
             max_keepalive = 120
+            data_dir = "/var/lib/bridge"
+            fsync = "25ms"
             "#,
             "t.toml",
         )
@@ -192,6 +194,14 @@ mod tests {
                 config.max_keep_alive
             ),
             (65536, 10, 120)
+        );
+        assert_eq!(
+            config.data_dir.as_deref(),
+            Some(std::path::Path::new("/var/lib/bridge"))
+        );
+        assert_eq!(
+            config.sync,
+            crate::store::SyncPolicy::Every(Duration::from_millis(25))
         );
         assert_eq!(
             config.ws,
@@ -225,5 +235,13 @@ mod tests {
         );
         assert!(err("demo = 3").contains("demo"));
         assert!(err("log = \"loud[\"").starts_with("bridge.toml: log:"));
+        for bad in ["sometimes", "0ms", "60001ms", "5s"] {
+            let text = format!("fsync = \"{bad}\"");
+            let e = FileConfig::parse(&text, "bridge.toml")
+                .expect_err("refused")
+                .to_string();
+            assert!(e.starts_with("bridge.toml: fsync: "), "{e}");
+        }
+        assert!(FileConfig::parse("fsync = \"every-ack\"", "b.toml").is_ok());
     }
 }

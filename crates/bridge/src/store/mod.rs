@@ -347,6 +347,11 @@ fn classify(path: &str, e: redb::Error) -> StoreError {
             path: path.to_owned(),
             detail,
         },
+        // What redb says of a file that is not one of its own.
+        redb::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => StoreError::Damaged {
+            path: path.to_owned(),
+            detail: "not a store this bridge wrote, or its header is corrupt".to_owned(),
+        },
         source => StoreError::Open {
             path: path.to_owned(),
             source,
