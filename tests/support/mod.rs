@@ -60,7 +60,7 @@ pub struct TestBridge {
     pub ws: SocketAddr,
     pub router: std::sync::Arc<bridge::router::Router>,
     shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestBridge {
