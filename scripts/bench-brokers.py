@@ -11,10 +11,17 @@ Brokers:
   messages for the fan-in subscriber even with only 200 outstanding.
 - rumqttd 0.20.0 from crates.io, installed into TOOLS_DIR/rumqttd on first use:
   its generated default config, v4 listener only, no connection delay.
+
+Then the QoS 1 scenarios again with persistent subscribers (clean session 0),
+so every message delivered is stored: the bridge with --data-dir and fsync on
+every acknowledgement, with fsync batched every 100 ms, and in memory; beside
+Mosquitto with `persistence true` (its default autosave: the in-memory state
+is written on shutdown and every 30 minutes, never per message).
 """
 import os
 import re
 import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -59,13 +66,22 @@ def rumqttd_binary():
 
 
 def start(name, port, workdir):
-    if name == "bridge":
+    data = os.path.join(workdir, "data")
+    shutil.rmtree(data, ignore_errors=True)
+    os.makedirs(data)
+    if name.startswith("bridge"):
         cmd = [os.path.join(ROOT, "target/release/bridge"), "--tcp", f"127.0.0.1:{port}",
                "--ws", "127.0.0.1:0", "--log", "error", "--sys-interval", "0"]
-    elif name == "mosquitto":
+        if name == "bridge-fsync":
+            cmd += ["--data-dir", data, "--fsync", "every-ack"]
+        elif name == "bridge-batched":
+            cmd += ["--data-dir", data, "--fsync", "100ms"]
+    elif name.startswith("mosquitto"):
         conf = os.path.join(workdir, "mosquitto.conf")
+        persistence = (f"persistence true\npersistence_location {data}/\n"
+                       if name == "mosquitto-persistent" else "persistence false\n")
         with open(conf, "w") as f:
-            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n{persistence}"
                     "log_dest none\nmax_connections -1\nmax_queued_messages 0\n")
         cmd = ["mosquitto", "-c", conf]
     else:
@@ -94,17 +110,17 @@ next_connection_delay_ms = 0
     return proc
 
 
-def measure(name, workdir):
+def measure(name, workdir, scenarios=SCENARIOS + ["idle"], extra=()):
     """{scenario: (rate, p50, p99, delivered)} and idle bytes per connection."""
     results = {}
-    for scenario in SCENARIOS + ["idle"]:
+    for scenario in scenarios:
         # A fresh broker per scenario: nothing left over from the previous one.
         port = free_port()
         proc = start(name, port, workdir)
         try:
             out = subprocess.run(
                 [os.path.join(ROOT, "target/release/loadgen"), "--tcp", f"127.0.0.1:{port}",
-                 "--pid", str(proc.pid), "--scenarios", scenario],
+                 "--pid", str(proc.pid), "--scenarios", scenario, *extra],
                 capture_output=True, text=True, timeout=300)
         finally:
             proc.terminate()
@@ -154,6 +170,23 @@ def main():
     print("| --- | --- | --- | --- |")
     cells = ["failed" if runs[b]["idle"] is None else f"{runs[b]['idle']/1024:.1f} KiB" for b in brokers]
     print("| RSS per idle connection (10,000 connections) | " + " | ".join(cells) + " |")
+    print()
+
+    durable = ["bridge-fsync", "bridge-batched", "bridge", "mosquitto-persistent"]
+    qos1 = ["fan-in-1", "fan-out-1"]
+    runs = {b: measure(b, workdir, qos1, ["--persistent"]) for b in durable}
+    print("| persistent subscribers (rate, p99 ms) | bridge, fsync every ack | bridge, fsync every 100 ms "
+          "| bridge, in memory | Mosquitto, persistence on | fsync every ack vs Mosquitto |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for s in qos1:
+        cells, rates = [], []
+        for b in durable:
+            r = runs[b][s]
+            cells.append("failed" if r is None else f"{r[0]/1000:.0f} k/s, {r[2]/1000:.1f}"
+                         + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
+            rates.append(None if r is None else r[0])
+        ratio = f"{rates[0]/rates[3]:.2f}x" if rates[0] and rates[3] else "-"
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio} |")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ impl Client {
         addr: SocketAddr,
         client_id: &str,
         keep_alive_secs: u16,
+        clean_session: bool,
     ) -> Result<Client> {
         let stream = TcpStream::connect(addr)
             .await
@@ -31,6 +32,7 @@ impl Client {
         stream.set_nodelay(true)?;
         let mut config = ClientConfig::new(client_id);
         config.keep_alive_secs = keep_alive_secs;
+        config.clean_session = clean_session;
         let mut client = Client {
             session: ClientSession::new(config),
             stream,

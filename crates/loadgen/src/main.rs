@@ -52,6 +52,10 @@ struct Cli {
     /// stream: how long, in seconds.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// fan-in and fan-out subscribers keep a session (clean session 0), so a
+    /// broker with persistence stores each message it delivers to them.
+    #[arg(long)]
+    persistent: bool,
 }
 
 #[tokio::main]
@@ -65,11 +69,26 @@ async fn main() -> Result<()> {
         };
         let report = match name.as_str() {
             "fan-in-0" | "fan-in-1" => {
-                scenarios::fan_in(cli.tcp, qos, 100, cli.per_publisher, cli.fan_in_window).await?
+                scenarios::fan_in(
+                    cli.tcp,
+                    qos,
+                    100,
+                    cli.per_publisher,
+                    cli.fan_in_window,
+                    cli.persistent,
+                )
+                .await?
             }
             "fan-out-0" | "fan-out-1" => {
-                scenarios::fan_out(cli.tcp, qos, 100, cli.fan_out_messages, cli.fan_out_window)
-                    .await?
+                scenarios::fan_out(
+                    cli.tcp,
+                    qos,
+                    100,
+                    cli.fan_out_messages,
+                    cli.fan_out_window,
+                    cli.persistent,
+                )
+                .await?
             }
             "stream" => {
                 let sent = scenarios::stream(cli.tcp, cli.topics, cli.rate, cli.seconds).await?;

@@ -182,8 +182,9 @@ pub async fn fan_in(
     publishers: u16,
     per_publisher: u64,
     window: u64,
+    persistent: bool,
 ) -> Result<Report> {
-    let mut subscriber = Client::connect(addr, "bench-fan-in-sub", 60).await?;
+    let mut subscriber = Client::connect(addr, "bench-fan-in-sub", 60, !persistent).await?;
     subscriber.subscribe("bench/in/#", qos).await?;
     let progress = Arc::new(Progress {
         delivered: (0..publishers).map(|_| AtomicU64::new(0)).collect(),
@@ -191,7 +192,7 @@ pub async fn fan_in(
     });
     let mut clients = Vec::new();
     for i in 0..publishers {
-        clients.push(Client::connect(addr, &format!("bench-fan-in-pub-{i}"), 60).await?);
+        clients.push(Client::connect(addr, &format!("bench-fan-in-pub-{i}"), 60, true).await?);
     }
     let expected = u64::from(publishers) * per_publisher;
     let started = Instant::now();
@@ -238,6 +239,7 @@ pub async fn fan_out(
     subscribers: u16,
     messages: u64,
     window: u64,
+    persistent: bool,
 ) -> Result<Report> {
     let progress = Arc::new(Progress {
         delivered: (0..subscribers).map(|_| AtomicU64::new(0)).collect(),
@@ -245,7 +247,8 @@ pub async fn fan_out(
     });
     let mut receivers = JoinSet::new();
     for i in 0..usize::from(subscribers) {
-        let mut client = Client::connect(addr, &format!("bench-fan-out-sub-{i}"), 60).await?;
+        let mut client =
+            Client::connect(addr, &format!("bench-fan-out-sub-{i}"), 60, !persistent).await?;
         client.subscribe("bench/out", qos).await?;
         receivers.spawn(subscribe_loop(
             client,
@@ -256,7 +259,7 @@ pub async fn fan_out(
             move |p| p.delivered[i].load(Ordering::Relaxed) >= messages,
         ));
     }
-    let publisher = Client::connect(addr, "bench-fan-out-pub", 60).await?;
+    let publisher = Client::connect(addr, "bench-fan-out-pub", 60, true).await?;
     let started = Instant::now();
     let pub_progress = progress.clone();
     let publishing = tokio::spawn(async move {
@@ -323,7 +326,7 @@ fn report(mut latencies_us: Vec<u32>, expected: u64, elapsed: Duration) -> Repor
 pub async fn idle(addr: SocketAddr, connections: usize, broker_pid: u32) -> Result<f64> {
     // One connection first, so the broker's one-off allocations are not counted.
     // A keepalive (rumqttd refuses 0) long enough that no PINGREQ is due meanwhile.
-    let warm = Client::connect(addr, "bench-idle-warm", 600).await?;
+    let warm = Client::connect(addr, "bench-idle-warm", 600, true).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss(broker_pid)?;
     let mut open = Vec::with_capacity(connections);
@@ -334,7 +337,7 @@ pub async fn idle(addr: SocketAddr, connections: usize, broker_pid: u32) -> Resu
             let id = format!("bench-idle-{i}");
             let mut attempt = 0;
             loop {
-                match Client::connect(addr, &id, 600).await {
+                match Client::connect(addr, &id, 600, true).await {
                     Err(_) if attempt < 5 => {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
@@ -376,7 +379,7 @@ fn rss(pid: u32) -> Result<u64> {
 /// second spread over `topics` topics (`bench/t000` ...), for `seconds`,
 /// paced in 10 ms slices. Returns the messages sent.
 pub async fn stream(addr: SocketAddr, topics: usize, rate: u64, seconds: u64) -> Result<u64> {
-    let mut publisher = Client::connect(addr, "loadgen-stream", 60).await?;
+    let mut publisher = Client::connect(addr, "loadgen-stream", 60, true).await?;
     let names: Vec<String> = (0..topics.max(1))
         .map(|i| format!("bench/t{i:03}"))
         .collect();

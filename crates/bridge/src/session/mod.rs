@@ -272,14 +272,14 @@ impl Session {
     }
 }
 
-/// With `fsync` on every acknowledgement, waits until everything the
-/// acknowledgements among `replies` promise is on disk (and what else was
-/// pushed meanwhile: one commit serves them all).
+/// With `fsync` on every acknowledgement (or a timed commit far behind),
+/// waits until everything the acknowledgements among `replies` promise is on
+/// disk (and what else was pushed meanwhile: one commit serves them all).
 async fn durable_before_acks(
     store: Option<&Store>,
     replies: &[Packet],
 ) -> Result<(), crate::store::StoreFailed> {
-    let Some(store) = store.filter(|s| s.waits()) else {
+    let Some(store) = store else {
         return Ok(());
     };
     let acks = replies.iter().any(|p| {
@@ -288,7 +288,7 @@ async fn durable_before_acks(
             Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubComp(_)
         )
     });
-    if !acks {
+    if !acks || !store.waits() {
         return Ok(());
     }
     store.durable(store.ticket()).await

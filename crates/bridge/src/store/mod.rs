@@ -34,6 +34,8 @@ use tokio::sync::watch;
 
 /// The store's file inside the data directory.
 pub const FILE_NAME: &str = "bridge.redb";
+/// Changes waiting for a timed commit beyond which acknowledgements wait too.
+pub const BACKLOG: usize = 65_536;
 /// Bumped when a layout in [`record`] changes.
 const FORMAT: u64 = 1;
 
@@ -276,9 +278,12 @@ impl Store {
         self.pending().pushed
     }
 
-    /// Whether acknowledgements wait for the disk.
+    /// Whether acknowledgements wait for the disk: always with
+    /// [`SyncPolicy::EveryAck`]; on a timer only while [`BACKLOG`] changes
+    /// wait for it (a disk slower than the traffic must not grow memory
+    /// without bound).
     pub fn waits(&self) -> bool {
-        self.inner.sync == SyncPolicy::EveryAck
+        self.inner.sync == SyncPolicy::EveryAck || self.pending().ops.len() >= BACKLOG
     }
 
     /// Waits until every op up to `ticket` is committed.
