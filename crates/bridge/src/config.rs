@@ -41,6 +41,12 @@ pub struct FileConfig {
     pub data_dir: Option<std::path::PathBuf>,
     /// "every-ack" or an interval such as "100ms".
     pub fsync: Option<String>,
+    /// Users and their password hashes (`bridge passwd` or `mosquitto_passwd`).
+    pub password_file: Option<std::path::PathBuf>,
+    /// Topic access per user, in Mosquitto's format.
+    pub acl_file: Option<std::path::PathBuf>,
+    /// Clients without a user name; default: only without a password file.
+    pub allow_anonymous: Option<bool>,
 }
 
 /// A configuration file that cannot be used, and why.
@@ -151,6 +157,9 @@ impl FileConfig {
         base.max_keep_alive = self.max_keepalive.unwrap_or(base.max_keep_alive);
         base.max_retained = self.max_retained_messages.unwrap_or(base.max_retained);
         base.data_dir = self.data_dir.clone().or(base.data_dir);
+        base.auth.password_file = self.password_file.clone().or(base.auth.password_file);
+        base.auth.acl_file = self.acl_file.clone().or(base.auth.acl_file);
+        base.auth.allow_anonymous = self.allow_anonymous.or(base.auth.allow_anonymous);
         if let Some(Ok(sync)) = self.fsync.as_deref().map(str::parse) {
             base.sync = sync;
         }

@@ -23,6 +23,7 @@
 //! finished, or [`SHUTDOWN_GRACE`] has passed (a session stuck writing to a
 //! client that stopped reading must not hold the process).
 
+pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod demo;
@@ -42,6 +43,7 @@ pub mod transport;
 pub mod trie;
 
 use anyhow::Context;
+use auth::{Auth, AuthConfig};
 use handshake::ServerLimits;
 use listener::Shared;
 use router::{Router, SessionLimits};
@@ -91,6 +93,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// When the data directory's changes reach the disk.
     pub sync: SyncPolicy,
+    /// Password and ACL files.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -111,6 +115,7 @@ impl Default for Config {
             sys_interval: Duration::from_secs(10),
             data_dir: None,
             sync: SyncPolicy::EveryAck,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -122,6 +127,7 @@ pub struct Bridge {
     ws: TcpListener,
     router: Arc<Router>,
     store: Option<Store>,
+    auth: Arc<Auth>,
     /// Sessions read back from the store, whose expiry timers start with `run`.
     restored: Vec<router::RestoredSession>,
 }
@@ -138,6 +144,19 @@ impl Bridge {
             queue: config.outbound_queue,
             inflight: usize::from(config.max_inflight),
         };
+        let auth = Arc::new(Auth::load(&config.auth)?);
+        match auth.users() {
+            Some(users) => tracing::info!(
+                users,
+                allow_anonymous = auth.allows_anonymous(),
+                acl = auth.has_acl(),
+                "password file loaded"
+            ),
+            None if auth.has_acl() => {
+                tracing::info!("ACL file loaded; no password file: user names are taken as given")
+            }
+            None => {}
+        }
         let (store, snapshot) = match &config.data_dir {
             Some(dir) => {
                 let (store, snapshot) = Store::open(dir, config.sync)?;
@@ -174,6 +193,7 @@ impl Bridge {
             ws,
             router,
             store,
+            auth,
             restored,
         })
     }
@@ -226,6 +246,7 @@ impl Bridge {
                     max_keep_alive: self.config.max_keep_alive,
                     max_inflight: self.config.max_inflight,
                 },
+                auth: self.auth.clone(),
             }),
             max_packet_size: self.config.max_packet_size,
             traffic: traffic.clone(),

@@ -17,13 +17,16 @@ use tokio_util::sync::CancellationToken;
 /// The file's keys: tcp, ws, demo, log, sys_interval, max_packet_size,
 /// max_queued_messages, max_inflight_messages, receive_maximum,
 /// topic_alias_maximum, max_keepalive, max_retained_messages, connect_timeout,
-/// data_dir, fsync (see the README for what each does and its default).
+/// data_dir, fsync, password_file, acl_file, allow_anonymous (see the README
+/// for what each does and its default).
 ///
 /// Exits with status 78 when the data directory cannot be used (damaged,
 /// unreadable, or in use by another bridge): restarting will not help.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -56,6 +59,28 @@ struct Cli {
     /// [default: every-ack].
     #[arg(long, value_name = "WHEN")]
     fsync: Option<SyncPolicy>,
+    /// Password file: clients must give a user name and password in it
+    /// (anonymous ones are refused unless allow_anonymous = true in --config).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// ACL file (Mosquitto's format): what each user may publish and receive.
+    #[arg(long, value_name = "FILE")]
+    acl_file: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Adds USER to the password FILE (created if missing) or changes their
+    /// password. The password is read from the terminal, asked twice, or
+    /// from the first line of stdin when it is not a terminal; never from
+    /// the command line, where other users could see it.
+    Passwd {
+        file: PathBuf,
+        user: String,
+        /// Remove USER instead.
+        #[arg(long)]
+        delete: bool,
+    },
 }
 
 #[tokio::main]
@@ -76,7 +101,42 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `bridge passwd FILE USER`.
+fn passwd(file: &std::path::Path, user: &str, delete: bool) -> anyhow::Result<()> {
+    use bridge::auth::password::PasswordFile;
+    let mut users = match file.exists() {
+        true => PasswordFile::load(file)?,
+        false => PasswordFile::default(),
+    };
+    if delete {
+        anyhow::ensure!(users.remove(user), "{user:?} is not in {}", file.display());
+    } else {
+        let password = read_password()?;
+        anyhow::ensure!(!password.is_empty(), "the password is empty");
+        users.set(user, &password)?;
+    }
+    users.save(file)?;
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Passwd { file, user, delete }) = &cli.command {
+        return passwd(file, user, *delete);
+    }
     let file = match &cli.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -103,6 +163,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     config.data_dir = cli.data_dir.or(config.data_dir);
     config.sync = cli.fsync.unwrap_or(config.sync);
+    config.auth.password_file = cli.password_file.or(config.auth.password_file);
+    config.auth.acl_file = cli.acl_file.or(config.auth.acl_file);
     let bridge = Bridge::bind(config).await?;
     // The first stdout line is the contract scripts and tests read bound ports from.
     let mut stdout = std::io::stdout();

@@ -123,6 +123,9 @@ impl Session {
             })
             .map(|secs| Instant::now() + Duration::from_secs(u64::from(secs)));
         let (qos, packet_id) = (publish.qos, publish.packet_id);
+        if !self.identity.can_write(publish.topic()) {
+            return Ok(self.refuse_publish(&publish));
+        }
         let Some(id) = packet_id.filter(|_| qos != QoS::AtMostOnce) else {
             self.router.publish(Some(self.key), &publish, expires_at);
             return Ok(None);
@@ -156,6 +159,32 @@ impl Session {
         }))
     }
 
+    /// A PUBLISH the ACL does not allow: dropped, and acknowledged as usual
+    /// in 3.1.1 (which has no way to say no) or with 0x87 in 5.0.
+    fn refuse_publish(&mut self, publish: &Publish) -> Option<Packet> {
+        tracing::info!(
+            client_id = self.agreed.client_id,
+            user = self.identity.username.as_deref().unwrap_or(""),
+            topic = publish.topic(),
+            "PUBLISH not allowed by the ACL; dropped"
+        );
+        let id = publish.packet_id?;
+        let mut ack = Ack::new(id);
+        ack.reason = ReasonCode::NotAuthorized;
+        match publish.qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => Some(Packet::PubAck(ack)),
+            QoS::ExactlyOnce => {
+                // A 3.1.1 client goes on with PUBREL, which must find the id;
+                // a 5.0 one stops at a PUBREC with an error code.
+                if !self.agreed.version.is_v5() {
+                    self.state.incoming_qos2.insert(id);
+                }
+                Some(Packet::PubRec(ack))
+            }
+        }
+    }
+
     fn subscribe(&mut self, subscribe: Subscribe) -> Packet {
         let id = subscribe.properties.find(|p| match p {
             Property::SubscriptionIdentifier(id) => Some(*id),
@@ -172,6 +201,17 @@ impl Session {
                 retain_as_published: s.retain_as_published,
                 id,
             };
+            if !self.identity.can_subscribe(&s.filter) {
+                tracing::info!(
+                    client_id = self.agreed.client_id,
+                    user = self.identity.username.as_deref().unwrap_or(""),
+                    filter = &*s.filter,
+                    "SUBSCRIBE not allowed by the ACL"
+                );
+                // 3.1.1 writes any refusal as 0x80.
+                reason_codes.push(ReasonCode::NotAuthorized);
+                continue;
+            }
             let new = self.router.subscribe(self.key, &s.filter, options);
             reason_codes.push(ReasonCode::granted(s.qos));
             let wants_retained = !shared

@@ -9,6 +9,7 @@ mod ending;
 mod inbound;
 mod outbound;
 
+use crate::auth::{Auth, Identity};
 use crate::connection::{Connection, ConnectionError};
 use crate::handshake::{self, Agreed, ServerLimits};
 use crate::router::Router;
@@ -34,6 +35,7 @@ static STARTED_MS: std::sync::LazyLock<u64> =
 pub struct SessionSettings {
     pub connect_timeout: Duration,
     pub limits: ServerLimits,
+    pub auth: Arc<Auth>,
 }
 
 /// How a connection ended.
@@ -115,6 +117,15 @@ pub async fn run(
             return conn.close().await;
         }
     };
+    let identity = match authenticate(&settings.auth, &connect, &agreed.client_id).await {
+        Ok(identity) => identity,
+        Err(code) => {
+            let user = connect.username.as_deref().unwrap_or("");
+            tracing::info!(%peer, client_id = agreed.client_id, user, ?code, "CONNECT refused");
+            let _ = conn.write_packet(&refusal(code)).await;
+            return conn.close().await;
+        }
+    };
     let registration = router.register(&agreed.client_id, agreed.clean_start, agreed.expiry);
     let (key, connection) = (registration.key, registration.connection);
     // A connection being taken over lets go of the session once it has
@@ -142,6 +153,7 @@ pub async fn run(
         router,
         store,
         persistent: registration.persistent,
+        identity,
         key,
         state,
         inbound_aliases: InboundAliases::new(settings.limits.topic_alias_maximum),
@@ -177,6 +189,36 @@ pub async fn run(
         .await;
 }
 
+/// Checks the credentials (on a blocking thread: the hash is slow on
+/// purpose) and that the client may publish its Will.
+async fn authenticate(
+    auth: &Arc<Auth>,
+    connect: &mqtt_proto::Connect,
+    client_id: &str,
+) -> Result<Identity, ReasonCode> {
+    let identity = match (auth.users(), auth.has_acl()) {
+        (None, false) => Identity {
+            username: connect.username.as_deref().map(str::to_owned),
+            acl: None,
+        },
+        _ => {
+            let auth = auth.clone();
+            let username = connect.username.as_deref().map(str::to_owned);
+            let password = connect.password.clone();
+            let client_id = client_id.to_owned();
+            tokio::task::spawn_blocking(move || {
+                auth.authenticate(username.as_deref(), password.as_deref(), &client_id)
+            })
+            .await
+            .map_err(|_| ReasonCode::ServerUnavailable)??
+        }
+    };
+    match &connect.will {
+        Some(will) if !identity.can_write(&will.topic) => Err(ReasonCode::NotAuthorized),
+        _ => Ok(identity),
+    }
+}
+
 /// A CONNACK refusing the connection (written in the client's version).
 fn refusal(code: ReasonCode) -> Packet {
     Packet::ConnAck(ConnAck::new(code, false))
@@ -189,6 +231,8 @@ struct Session {
     store: Option<Store>,
     /// Whether this session's own state is stored.
     persistent: bool,
+    /// Who the client is, and what it may publish and receive.
+    identity: Identity,
     key: SessionKey,
     state: OwnedMutexGuard<SessionState>,
     agreed: Agreed,

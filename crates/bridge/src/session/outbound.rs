@@ -41,6 +41,12 @@ impl Session {
                     secs.min(u64::from(u32::MAX)) as u32,
                 );
             }
+            // A subscription may cover topics a deny rule excludes, and a
+            // retained message is checked like a live one.
+            if !self.identity.can_read(publish.topic()) {
+                self.forget(stored);
+                continue;
+            }
             if let Some(max) = self.agreed.client_max_packet_size {
                 // With a packet id (2 bytes) whatever its QoS: an upper bound.
                 let size = Packet::Publish(publish.clone())
