@@ -2,6 +2,7 @@
 //! through the bridge over TCP, in MQTT 3.1 and 3.1.1, at every QoS.
 
 use anyhow::Result;
+use e2e::mosquitto::Mosquitto;
 use e2e::{eventually, mosquitto_pub, MosquittoSub, TestBridge};
 use std::time::Duration;
 
@@ -150,5 +151,62 @@ async fn mqtt5_and_311_mosquitto_clients_talk_and_5_properties_arrive() -> Resul
     assert_eq!(new_lines.next_line().await?, "v5/y from 3.1.1  ");
     assert_eq!(old_lines.next_line().await?, "v5/y from 3.1.1");
     bridge.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn password_files_work_both_ways_between_the_bridge_and_mosquitto() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("e2e-passwords-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // Written by mosquitto_passwd, read by the bridge.
+    let theirs = dir.join("mosquitto-passwords");
+    let status = tokio::process::Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&theirs)
+        .args(["alice", "s3cret"])
+        .status()
+        .await?;
+    assert!(status.success());
+    let file = theirs.clone();
+    let bridge = TestBridge::start_configured(move |c| c.auth.password_file = Some(file)).await?;
+    let mut lines = MosquittoSub::start(&bridge, "t", &["-u", "alice", "-P", "s3cret"]).await?;
+    mosquitto_pub(
+        bridge.tcp,
+        &["-u", "alice", "-P", "s3cret", "-t", "t", "-m", "in"],
+    )
+    .await?;
+    assert_eq!(lines.next_line().await?, "t in");
+    for refused in [&["-u", "alice", "-P", "wrong"][..], &[][..]] {
+        let args = [refused, &["-t", "t", "-m", "x"][..]].concat();
+        let e = mosquitto_pub(bridge.tcp, &args).await.expect_err("refused");
+        assert!(
+            e.to_string().contains("not authorised") || e.to_string().contains("refused"),
+            "{e}"
+        );
+    }
+    bridge.stop().await;
+
+    // Written by the bridge (as `bridge passwd` does), read by Mosquitto.
+    let ours = dir.join("bridge-passwords");
+    let mut users = bridge::auth::password::PasswordFile::default();
+    users.set("bob", "battery staple")?;
+    users.save(&ours)?;
+    let mosquitto = Mosquitto::start_with_password_file(&ours).await?;
+    mosquitto_pub(
+        mosquitto.tcp,
+        &["-u", "bob", "-P", "battery staple", "-t", "t", "-m", "x"],
+    )
+    .await?;
+    let wrong = mosquitto_pub(
+        mosquitto.tcp,
+        &["-u", "bob", "-P", "battery", "-t", "t", "-m", "x"],
+    )
+    .await;
+    assert!(
+        wrong.is_err(),
+        "Mosquitto checks our hash, not just its format"
+    );
+    drop(mosquitto);
+    std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }

@@ -29,8 +29,8 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Starts Mosquitto accepting only `user` with `password`.
     pub async fn start_with_user(user: &str, password: &str) -> Result<Mosquitto> {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("e2e-mosquitto-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("e2e-mosquitto-{}-pw-{user}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let passwords = dir.join("passwords");
         let status = Command::new("mosquitto_passwd")
@@ -43,12 +43,27 @@ impl Mosquitto {
         if !status.success() {
             bail!("mosquitto_passwd failed");
         }
+        let mosquitto = Self::start_with_password_file(&passwords).await;
+        std::fs::remove_dir_all(&dir).ok();
+        mosquitto
+    }
+
+    /// Starts Mosquitto with a copy of the password file at `passwords`,
+    /// anonymous clients refused.
+    pub async fn start_with_password_file(passwords: &std::path::Path) -> Result<Mosquitto> {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("e2e-mosquitto-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let copy = dir.join("passwords");
+        std::fs::copy(passwords, &copy).context("copying the password file")?;
         let config = dir.join("mosquitto.conf");
+        // As root, Mosquitto would switch to its own user, which cannot read
+        // a file only its owner may (as `bridge passwd` writes them).
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
-                passwords.display()
+                "user root\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                copy.display()
             ),
         )?;
         let process = ChildGuard::spawn(
