@@ -47,6 +47,51 @@ pub struct FileConfig {
     pub acl_file: Option<std::path::PathBuf>,
     /// Clients without a user name; default: only without a password file.
     pub allow_anonymous: Option<bool>,
+    /// PEM certificate chain for the TLS and WSS listeners.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for it.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificates: clients on TLS and WSS must present one they signed.
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// MQTT/TLS listener address (with a certificate).
+    pub tls: Option<SocketAddr>,
+    /// WSS listener address (with a certificate).
+    pub wss: Option<SocketAddr>,
+}
+
+/// TLS settings from the file and flags together, checked.
+#[derive(Debug, Default)]
+pub struct TlsChoice {
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+    pub client_ca: Option<std::path::PathBuf>,
+    pub tcp: Option<SocketAddr>,
+    pub ws: Option<SocketAddr>,
+}
+
+impl TlsChoice {
+    /// The listeners' settings; `None` without a certificate. Ports 8883
+    /// (MQTT's TLS port) and 9443 on the plain TCP listener's host unless set.
+    pub fn settings(
+        self,
+        host: std::net::IpAddr,
+    ) -> Result<Option<crate::tls::TlsSettings>, String> {
+        match (self.cert, self.key) {
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsSettings {
+                cert,
+                key,
+                client_ca: self.client_ca,
+                tcp: self.tcp.unwrap_or(SocketAddr::new(host, 8883)),
+                ws: self.ws.unwrap_or(SocketAddr::new(host, 9443)),
+            })),
+            (None, None) if self.client_ca.is_none() && self.tcp.is_none() && self.ws.is_none() => {
+                Ok(None)
+            }
+            (None, None) => Err("TLS listeners need tls_cert and tls_key".to_owned()),
+            (Some(_), None) => Err("tls_cert needs tls_key".to_owned()),
+            (None, Some(_)) => Err("tls_key needs tls_cert".to_owned()),
+        }
+    }
 }
 
 /// A configuration file that cannot be used, and why.

@@ -4,7 +4,8 @@
 //! Map of the crate, in the order bytes flow ([`config`] is the TOML file):
 //! - [`listener`]: TCP and WebSocket accept loops; the WebSocket upgrade checks
 //!   the path and negotiates the `mqtt` subprotocol.
-//! - [`transport`]: one byte-stream type over both kinds of socket.
+//! - [`transport`]: one byte-stream type over TCP, TLS, WebSocket and WSS
+//!   ([`tls`]: the rustls configuration).
 //! - [`connection`]: framing, whole packets in and out via `mqtt-proto`.
 //! - [`session`]: one client's protocol loop (handshake, keepalive, acks).
 //! - [`session_state`]: what a session keeps between connections: its queue,
@@ -38,6 +39,7 @@ pub mod session_state;
 pub mod stats;
 pub mod store;
 pub mod sys;
+pub mod tls;
 pub mod topic_alias;
 pub mod transport;
 pub mod trie;
@@ -95,6 +97,8 @@ pub struct Config {
     pub sync: SyncPolicy,
     /// Password and ACL files.
     pub auth: AuthConfig,
+    /// TLS and WSS listeners, when a certificate is configured.
+    pub tls: Option<tls::TlsSettings>,
 }
 
 impl Default for Config {
@@ -116,8 +120,16 @@ impl Default for Config {
             data_dir: None,
             sync: SyncPolicy::EveryAck,
             auth: AuthConfig::default(),
+            tls: None,
         }
     }
+}
+
+/// The MQTT/TLS and WSS listeners and the acceptor they share.
+struct TlsListeners {
+    acceptor: tokio_rustls::TlsAcceptor,
+    tcp: TcpListener,
+    ws: TcpListener,
 }
 
 /// A bridge whose listeners are bound but not yet accepting.
@@ -128,6 +140,7 @@ pub struct Bridge {
     router: Arc<Router>,
     store: Option<Store>,
     auth: Arc<Auth>,
+    tls: Option<TlsListeners>,
     /// Sessions read back from the store, whose expiry timers start with `run`.
     restored: Vec<router::RestoredSession>,
 }
@@ -143,6 +156,18 @@ impl Bridge {
         let limits = SessionLimits {
             queue: config.outbound_queue,
             inflight: usize::from(config.max_inflight),
+        };
+        let tls = match &config.tls {
+            None => None,
+            Some(settings) => Some(TlsListeners {
+                acceptor: tls::acceptor(settings)?,
+                tcp: TcpListener::bind(settings.tcp)
+                    .await
+                    .with_context(|| format!("binding the TLS listener to {}", settings.tcp))?,
+                ws: TcpListener::bind(settings.ws)
+                    .await
+                    .with_context(|| format!("binding the WSS listener to {}", settings.ws))?,
+            }),
         };
         let auth = Arc::new(Auth::load(&config.auth)?);
         match auth.users() {
@@ -194,12 +219,23 @@ impl Bridge {
             router,
             store,
             auth,
+            tls,
             restored,
         })
     }
 
     pub fn tcp_addr(&self) -> SocketAddr {
         self.tcp.local_addr().unwrap_or(self.config.tcp)
+    }
+
+    /// The MQTT/TLS listener's address, when there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|t| t.tcp.local_addr().ok())
+    }
+
+    /// The WSS listener's address, when there is one.
+    pub fn wss_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|t| t.ws.local_addr().ok())
     }
 
     pub fn ws_addr(&self) -> SocketAddr {
@@ -254,8 +290,17 @@ impl Bridge {
             tasks: tasks.clone(),
         };
         let device_target = demo::loopback_target(self.tcp_addr());
-        tasks.spawn(listener::accept_tcp(self.tcp, shared.clone()));
-        tasks.spawn(listener::accept_ws(self.ws, shared));
+        tasks.spawn(listener::accept_tcp(self.tcp, shared.clone(), None));
+        tasks.spawn(listener::accept_ws(self.ws, shared.clone(), None));
+        if let Some(tls) = self.tls {
+            let acceptor = Some(tls.acceptor);
+            tasks.spawn(listener::accept_tcp(
+                tls.tcp,
+                shared.clone(),
+                acceptor.clone(),
+            ));
+            tasks.spawn(listener::accept_ws(tls.ws, shared, acceptor));
+        }
         if self.config.demo {
             for device in demo::DEVICES {
                 tasks.spawn(demo::run_device(device, device_target, shutdown.clone()));

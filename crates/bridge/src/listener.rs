@@ -4,10 +4,11 @@ use crate::connection::Connection;
 use crate::router::Router;
 use crate::session::{self, SessionSettings};
 use crate::stats::TrafficStats;
-use crate::transport::Transport;
+use crate::transport::{Stream, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -19,7 +20,7 @@ pub const WS_PATH: &str = "/mqtt";
 /// WebSocket subprotocols we speak, preferred first (spec 6.0; "mqttv3.1" is
 /// what MQTT 3.1 clients such as older Paho JavaScript ask for).
 const SUBPROTOCOLS: &[&str] = &["mqtt", "mqttv3.1"];
-/// How long a WebSocket upgrade may take before the socket is dropped.
+/// How long a TLS handshake or WebSocket upgrade may take before the socket is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every accept loop needs to start sessions.
@@ -53,24 +54,64 @@ async fn next_socket(listener: &TcpListener, shared: &Shared) -> Option<(TcpStre
     }
 }
 
-pub async fn accept_tcp(listener: TcpListener, shared: Shared) {
-    while let Some((stream, peer)) = next_socket(&listener, &shared).await {
-        let conn = Connection::new(
-            Transport::Tcp(stream),
-            shared.max_packet_size,
-            shared.traffic.clone(),
-        );
-        let s = shared.clone();
-        shared
-            .tasks
-            .spawn(session::run(conn, peer, s.router, s.settings, s.shutdown));
+/// The TLS handshake, within [`HANDSHAKE_TIMEOUT`] and shutdown; `None`
+/// (logged) when it fails.
+async fn tls_handshake(
+    tls: &TlsAcceptor,
+    stream: TcpStream,
+    peer: &str,
+    shared: &Shared,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream));
+    let result = tokio::select! {
+        _ = shared.shutdown.cancelled() => return None,
+        result = handshake => result,
+    };
+    match result {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            None
+        }
     }
 }
 
-pub async fn accept_ws(listener: TcpListener, shared: Shared) {
+/// MQTT over TCP, or over TLS with `tls`.
+pub async fn accept_tcp(listener: TcpListener, shared: Shared, tls: Option<TlsAcceptor>) {
     while let Some((stream, peer)) = next_socket(&listener, &shared).await {
         let s = shared.clone();
+        let tls = tls.clone();
         shared.tasks.spawn(async move {
+            let transport = match &tls {
+                None => Transport::Tcp(stream),
+                Some(tls) => match tls_handshake(tls, stream, &peer, &s).await {
+                    Some(stream) => Transport::Tls(Box::new(stream)),
+                    None => return,
+                },
+            };
+            let conn = Connection::new(transport, s.max_packet_size, s.traffic.clone());
+            session::run(conn, peer, s.router, s.settings, s.shutdown).await;
+        });
+    }
+}
+
+/// MQTT over WebSocket, or over WebSocket over TLS with `tls`.
+pub async fn accept_ws(listener: TcpListener, shared: Shared, tls: Option<TlsAcceptor>) {
+    while let Some((stream, peer)) = next_socket(&listener, &shared).await {
+        let s = shared.clone();
+        let tls = tls.clone();
+        shared.tasks.spawn(async move {
+            let stream = match &tls {
+                None => Stream::Plain(stream),
+                Some(tls) => match tls_handshake(tls, stream, &peer, &s).await {
+                    Some(stream) => Stream::Tls(Box::new(stream)),
+                    None => return,
+                },
+            };
             let upgrade =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, s.max_packet_size));
             let ws = tokio::select! {
@@ -91,9 +132,9 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared) {
 }
 
 async fn upgrade(
-    stream: TcpStream,
+    stream: Stream,
     max_packet_size: usize,
-) -> Result<tokio_tungstenite::WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
+) -> Result<tokio_tungstenite::WebSocketStream<Stream>, tokio_tungstenite::tungstenite::Error> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_packet_size))
         .max_frame_size(Some(max_packet_size));

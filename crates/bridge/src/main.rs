@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 /// The file's keys: tcp, ws, demo, log, sys_interval, max_packet_size,
 /// max_queued_messages, max_inflight_messages, receive_maximum,
 /// topic_alias_maximum, max_keepalive, max_retained_messages, connect_timeout,
-/// data_dir, fsync, password_file, acl_file, allow_anonymous (see the README
-/// for what each does and its default).
+/// data_dir, fsync, password_file, acl_file, allow_anonymous, tls_cert, tls_key,
+/// tls_client_ca, tls, wss (see the README for what each does and its default).
 ///
 /// Exits with status 78 when the data directory cannot be used (damaged,
 /// unreadable, or in use by another bridge): restarting will not help.
@@ -66,6 +66,22 @@ struct Cli {
     /// ACL file (Mosquitto's format): what each user may publish and receive.
     #[arg(long, value_name = "FILE")]
     acl_file: Option<PathBuf>,
+    /// PEM certificate chain: turns on the MQTT/TLS and WSS listeners.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA certificates: TLS and WSS clients must present a certificate
+    /// signed by one of them.
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
+    /// Address of the MQTT/TLS listener [default: the --tcp host, port 8883].
+    #[arg(long, value_name = "ADDR")]
+    tls: Option<SocketAddr>,
+    /// Address of the WSS listener, path /mqtt [default: the --tcp host, port 9443].
+    #[arg(long, value_name = "ADDR")]
+    wss: Option<SocketAddr>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -165,12 +181,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.sync = cli.fsync.unwrap_or(config.sync);
     config.auth.password_file = cli.password_file.or(config.auth.password_file);
     config.auth.acl_file = cli.acl_file.or(config.auth.acl_file);
+    let tls = bridge::config::TlsChoice {
+        cert: cli.tls_cert.or(file.tls_cert.clone()),
+        key: cli.tls_key.or(file.tls_key.clone()),
+        client_ca: cli.tls_client_ca.or(file.tls_client_ca.clone()),
+        tcp: cli.tls.or(file.tls),
+        ws: cli.wss.or(file.wss),
+    };
+    config.tls = tls
+        .settings(config.tcp.ip())
+        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let bridge = Bridge::bind(config).await?;
     // The first stdout line is the contract scripts and tests read bound ports from.
     let mut stdout = std::io::stdout();
+    let tls = match (bridge.tls_addr(), bridge.wss_addr()) {
+        (Some(tls), Some(wss)) => format!(" tls={tls} wss={wss}"),
+        _ => String::new(),
+    };
     writeln!(
         stdout,
-        "bridge listening tcp={} ws={}",
+        "bridge listening tcp={} ws={}{tls}",
         bridge.tcp_addr(),
         bridge.ws_addr()
     )

@@ -6,8 +6,11 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +26,54 @@ pub enum TransportError {
 
 pub enum Transport {
     Tcp(TcpStream),
-    WebSocket(Box<WebSocketStream<TcpStream>>),
+    Tls(Box<TlsStream<TcpStream>>),
+    WebSocket(Box<WebSocketStream<Stream>>),
+}
+
+/// What a WebSocket runs over: a plain or a TLS socket.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 /// Bytes made room for before a TCP read.
@@ -33,7 +83,11 @@ impl Transport {
     pub fn kind(&self) -> &'static str {
         match self {
             Transport::Tcp(_) => "tcp",
-            Transport::WebSocket(_) => "ws",
+            Transport::Tls(_) => "tls",
+            Transport::WebSocket(ws) => match ws.get_ref() {
+                Stream::Plain(_) => "ws",
+                Stream::Tls(_) => "wss",
+            },
         }
     }
 
@@ -62,6 +116,13 @@ impl Transport {
                     Err(e) => return Err(e.into()),
                 }
             },
+            Transport::Tls(stream) => {
+                // Decrypted bytes come in records of up to 16 KiB.
+                if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                    buf.reserve(READ_CHUNK);
+                }
+                Ok(stream.read_buf(buf).await?)
+            }
             Transport::WebSocket(ws) => loop {
                 match ws.next().await {
                     None | Some(Ok(Message::Close(_))) => return Ok(0),
@@ -81,6 +142,11 @@ impl Transport {
     pub async fn write(&mut self, bytes: Bytes) -> Result<(), TransportError> {
         match self {
             Transport::Tcp(stream) => Ok(stream.write_all(&bytes).await?),
+            Transport::Tls(stream) => {
+                stream.write_all(&bytes).await?;
+                // rustls buffers what it encrypts: push it out now.
+                Ok(stream.flush().await?)
+            }
             Transport::WebSocket(ws) => Ok(ws.send(Message::Binary(bytes)).await?),
         }
     }
@@ -89,6 +155,9 @@ impl Transport {
     pub async fn close(&mut self) {
         match self {
             Transport::Tcp(stream) => {
+                let _ = stream.shutdown().await;
+            }
+            Transport::Tls(stream) => {
                 let _ = stream.shutdown().await;
             }
             Transport::WebSocket(ws) => {

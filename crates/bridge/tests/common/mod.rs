@@ -22,6 +22,9 @@ pub struct RunningBridge {
     child: Child,
     pub tcp: SocketAddr,
     pub ws: SocketAddr,
+    /// The MQTT/TLS and WSS listeners, when a certificate was given.
+    pub tls: Option<SocketAddr>,
+    pub wss: Option<SocketAddr>,
 }
 
 impl RunningBridge {
@@ -41,7 +44,19 @@ impl RunningBridge {
             .expect("bridge prints its addresses in time")
             .expect("stdout readable");
         let (tcp, ws) = parse_address_line(&first);
-        RunningBridge { child, tcp, ws }
+        let optional = |name: &str| {
+            first
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .map(|a| a.parse().expect("address parses"))
+        };
+        RunningBridge {
+            child,
+            tcp,
+            ws,
+            tls: optional("tls="),
+            wss: optional("wss="),
+        }
     }
 
     /// The binary with a configuration file holding `toml`. The file is read
