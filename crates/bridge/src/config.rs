@@ -57,6 +57,18 @@ pub struct FileConfig {
     pub tls: Option<SocketAddr>,
     /// WSS listener address (with a certificate).
     pub wss: Option<SocketAddr>,
+    /// Connections open at once; 0: any.
+    pub max_connections: Option<usize>,
+    /// Subscriptions per session; 0: any.
+    pub max_subscriptions_per_client: Option<usize>,
+    /// PUBLISH packets a second per client; 0: any.
+    pub max_publish_rate: Option<u32>,
+    /// New connections a second per IP address; 0: any.
+    pub max_connect_rate: Option<u32>,
+    /// Largest WebSocket frame, in bytes.
+    pub ws_max_frame_size: Option<usize>,
+    /// Origins allowed to open a WebSocket (browsers send one); empty: any.
+    pub ws_origins: Option<Vec<String>>,
 }
 
 /// TLS settings from the file and flags together, checked.
@@ -169,6 +181,14 @@ impl FileConfig {
                 "must be at least 1 second".to_owned(),
             ));
         }
+        if let Some(n) = self.ws_max_frame_size {
+            if n < 64 {
+                return Err(invalid(
+                    "ws_max_frame_size",
+                    format!("must be at least 64 bytes, not {n}"),
+                ));
+            }
+        }
         if let Some(fsync) = &self.fsync {
             fsync
                 .parse::<crate::store::SyncPolicy>()
@@ -201,6 +221,16 @@ impl FileConfig {
         base.topic_alias_maximum = self.topic_alias_maximum.unwrap_or(base.topic_alias_maximum);
         base.max_keep_alive = self.max_keepalive.unwrap_or(base.max_keep_alive);
         base.max_retained = self.max_retained_messages.unwrap_or(base.max_retained);
+        let limits = &mut base.limits;
+        limits.max_connections = self.max_connections.unwrap_or(limits.max_connections);
+        limits.max_subscriptions = self
+            .max_subscriptions_per_client
+            .unwrap_or(limits.max_subscriptions);
+        limits.publish_rate = self.max_publish_rate.unwrap_or(limits.publish_rate);
+        limits.connect_rate = self.max_connect_rate.unwrap_or(limits.connect_rate);
+        // A browser sends a packet as one frame: by default as large as a packet.
+        limits.ws_max_frame_size = self.ws_max_frame_size.unwrap_or(base.max_packet_size);
+        limits.ws_origins = self.ws_origins.clone().unwrap_or(limits.ws_origins.clone());
         base.data_dir = self.data_dir.clone().or(base.data_dir);
         base.auth.password_file = self.password_file.clone().or(base.auth.password_file);
         base.auth.acl_file = self.acl_file.clone().or(base.auth.acl_file);

@@ -30,6 +30,7 @@ pub mod connection;
 pub mod demo;
 pub mod handshake;
 pub mod inflight;
+pub mod limits;
 pub mod listener;
 pub mod queue;
 pub mod retain;
@@ -99,6 +100,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// TLS and WSS listeners, when a certificate is configured.
     pub tls: Option<tls::TlsSettings>,
+    /// Limits against abuse.
+    pub limits: limits::Limits,
 }
 
 impl Default for Config {
@@ -121,6 +124,7 @@ impl Default for Config {
             sync: SyncPolicy::EveryAck,
             auth: AuthConfig::default(),
             tls: None,
+            limits: limits::Limits::default(),
         }
     }
 }
@@ -251,6 +255,7 @@ impl Bridge {
     /// (after shutting down the same way).
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tasks = TaskTracker::new();
+        let counters = Arc::new(limits::LimitCounters::default());
         for restored in std::mem::take(&mut self.restored) {
             if let Some(after) = restored.expires_in {
                 let (router, shutdown) = (self.router.clone(), shutdown.clone());
@@ -267,6 +272,7 @@ impl Bridge {
             tasks.spawn(sys::run(
                 self.router.clone(),
                 traffic.clone(),
+                counters.clone(),
                 self.config.sys_interval,
                 shutdown.clone(),
             ));
@@ -283,11 +289,18 @@ impl Bridge {
                     max_inflight: self.config.max_inflight,
                 },
                 auth: self.auth.clone(),
+                max_subscriptions: self.config.limits.max_subscriptions,
+                publish_rate: self.config.limits.publish_rate,
+                counters: counters.clone(),
             }),
             max_packet_size: self.config.max_packet_size,
             traffic: traffic.clone(),
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
+            limits: Arc::new(self.config.limits.clone()),
+            counters: counters.clone(),
+            connections: Arc::new(limits::ConnectionCount::default()),
+            connect_rate: Arc::new(limits::ConnectRate::new(self.config.limits.connect_rate)),
         };
         let device_target = demo::loopback_target(self.tcp_addr());
         tasks.spawn(listener::accept_tcp(self.tcp, shared.clone(), None));

@@ -1,6 +1,7 @@
 //! Accept loops: each turns a socket into a [`Transport`] and hands it to a session.
 
 use crate::connection::Connection;
+use crate::limits::{ConnectRate, ConnectionCount, ConnectionSlot, LimitCounters, Limits};
 use crate::router::Router;
 use crate::session::{self, SessionSettings};
 use crate::stats::TrafficStats;
@@ -32,18 +33,36 @@ pub struct Shared {
     pub traffic: Arc<TrafficStats>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    pub limits: Arc<Limits>,
+    pub counters: Arc<LimitCounters>,
+    pub connections: Arc<ConnectionCount>,
+    pub connect_rate: Arc<ConnectRate>,
 }
 
-/// The next accepted socket, or `None` once shutdown starts. Accept errors
-/// (EMFILE and friends) back off briefly instead of spinning.
-async fn next_socket(listener: &TcpListener, shared: &Shared) -> Option<(TcpStream, String)> {
+/// The next accepted socket that the connection limits admit, with the slot
+/// it holds until it ends; `None` once shutdown starts. Accept errors (EMFILE
+/// and friends) back off briefly instead of spinning.
+async fn next_socket(
+    listener: &TcpListener,
+    shared: &Shared,
+) -> Option<(TcpStream, String, ConnectionSlot)> {
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return None,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Refused by closing at once: before TLS, before MQTT,
+                    // so a flood costs one accept per connection.
+                    if !shared.connect_rate.admit(peer.ip(), std::time::Instant::now()) {
+                        LimitCounters::bump(&shared.counters.connects_throttled);
+                        continue;
+                    }
+                    let Some(slot) = shared.connections.admit(shared.limits.max_connections) else {
+                        LimitCounters::bump(&shared.counters.connections_refused);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
-                    return Some((stream, peer.to_string()));
+                    return Some((stream, peer.to_string(), slot));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -82,10 +101,11 @@ async fn tls_handshake(
 
 /// MQTT over TCP, or over TLS with `tls`.
 pub async fn accept_tcp(listener: TcpListener, shared: Shared, tls: Option<TlsAcceptor>) {
-    while let Some((stream, peer)) = next_socket(&listener, &shared).await {
+    while let Some((stream, peer, slot)) = next_socket(&listener, &shared).await {
         let s = shared.clone();
         let tls = tls.clone();
         shared.tasks.spawn(async move {
+            let _slot = slot;
             let transport = match &tls {
                 None => Transport::Tcp(stream),
                 Some(tls) => match tls_handshake(tls, stream, &peer, &s).await {
@@ -101,10 +121,11 @@ pub async fn accept_tcp(listener: TcpListener, shared: Shared, tls: Option<TlsAc
 
 /// MQTT over WebSocket, or over WebSocket over TLS with `tls`.
 pub async fn accept_ws(listener: TcpListener, shared: Shared, tls: Option<TlsAcceptor>) {
-    while let Some((stream, peer)) = next_socket(&listener, &shared).await {
+    while let Some((stream, peer, slot)) = next_socket(&listener, &shared).await {
         let s = shared.clone();
         let tls = tls.clone();
         shared.tasks.spawn(async move {
+            let _slot = slot;
             let stream = match &tls {
                 None => Stream::Plain(stream),
                 Some(tls) => match tls_handshake(tls, stream, &peer, &s).await {
@@ -112,8 +133,7 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared, tls: Option<TlsAcc
                     None => return,
                 },
             };
-            let upgrade =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, s.max_packet_size));
+            let upgrade = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, &s, &peer));
             let ws = tokio::select! {
                 _ = s.shutdown.cancelled() => return,
                 ws = upgrade => ws,
@@ -133,12 +153,33 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared, tls: Option<TlsAcc
 
 async fn upgrade(
     stream: Stream,
-    max_packet_size: usize,
+    shared: &Shared,
+    peer: &str,
 ) -> Result<tokio_tungstenite::WebSocketStream<Stream>, tokio_tungstenite::tungstenite::Error> {
     let config = WebSocketConfig::default()
-        .max_message_size(Some(max_packet_size))
-        .max_frame_size(Some(max_packet_size));
-    tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(config)).await
+        .max_message_size(Some(shared.max_packet_size))
+        .max_frame_size(Some(shared.limits.ws_max_frame_size));
+    let origins = &shared.limits.ws_origins;
+    // tungstenite's handshake `Callback` signature: its error type is not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, response: Response| {
+        let origin = request
+            .headers()
+            .get("origin")
+            .map(|o| o.to_str().unwrap_or(""));
+        if let Some(origin) =
+            origin.filter(|o| !origins.is_empty() && !origins.iter().any(|a| a == o))
+        {
+            LimitCounters::bump(&shared.counters.origins_refused);
+            tracing::info!(%peer, origin, "WebSocket from an origin not in ws_origins; refused");
+            return Err(refusal(
+                StatusCode::FORBIDDEN,
+                "this page's origin may not connect",
+            ));
+        }
+        negotiate(request, response)
+    };
+    tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await
 }
 
 /// Accepts only [`WS_PATH`] and picks an MQTT subprotocol when the client offers any.

@@ -434,6 +434,22 @@ impl Router {
             .map_or(0, |e| e.outbound.len())
     }
 
+    /// How many subscriptions a session holds.
+    pub fn subscriptions_of(&self, key: SessionKey) -> usize {
+        self.lock()
+            .sessions
+            .get(&key)
+            .map_or(0, |e| e.filters.len())
+    }
+
+    /// Whether a session holds a subscription to exactly `filter`.
+    pub fn is_subscribed(&self, key: SessionKey, filter: &str) -> bool {
+        self.lock()
+            .sessions
+            .get(&key)
+            .is_some_and(|e| e.filters.contains_key(filter))
+    }
+
     /// Sessions, connected or kept offline.
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()

@@ -2,6 +2,7 @@
 //! messages every `sys_interval`, under Mosquitto's topic names so the tools
 //! people already point at Mosquitto read it unchanged.
 
+use crate::limits::LimitCounters;
 use crate::router::Router;
 use crate::stats::{LoadAverages, TrafficStats};
 use mqtt_proto::Publish;
@@ -17,6 +18,7 @@ pub const VERSION: &str = concat!("bridge ", env!("CARGO_PKG_VERSION"));
 pub async fn run(
     router: Arc<Router>,
     traffic: Arc<TrafficStats>,
+    counters: Arc<LimitCounters>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -44,6 +46,7 @@ pub async fn run(
             subscriptions: router.subscription_count(),
             retained: router.retained_count(),
             dropped: router.stats.publishes_dropped.load(Ordering::Relaxed),
+            limits: counters.all(),
         };
         for (topic, value) in topics(&state, &traffic, &load) {
             let mut message = Publish::new(&topic, value);
@@ -63,6 +66,9 @@ pub struct BrokerState {
     pub subscriptions: usize,
     pub retained: usize,
     pub dropped: u64,
+    /// How often each limit has bitten: `$SYS/broker/limits/<name>` (the
+    /// bridge's own; Mosquitto has none).
+    pub limits: [(&'static str, u64); 8],
 }
 
 /// Every `$SYS` topic with its value, as Mosquitto 2 names and formats them.
@@ -104,6 +110,11 @@ pub fn topics(
     for (name, value) in loads.iter().zip(load.per_minute) {
         out.push((name, format!("{value:.2}")));
     }
+    let limits: Vec<(String, String)> = state
+        .limits
+        .iter()
+        .map(|(name, n)| (format!("$SYS/broker/limits/{name}"), n.to_string()))
+        .collect();
     let n = out.len();
     out.into_iter()
         .enumerate()
@@ -116,6 +127,7 @@ pub fn topics(
             let suffix = if i >= n - loads.len() { "/1min" } else { "" };
             (format!("{prefix}{name}{suffix}"), value)
         })
+        .chain(limits)
         .collect()
 }
 
@@ -133,6 +145,7 @@ mod tests {
             subscriptions: 7,
             retained: 1,
             dropped: 0,
+            limits: LimitCounters::default().all(),
         };
         let traffic = TrafficStats::default();
         TrafficStats::add(&traffic.bytes_received, 100);
@@ -144,5 +157,6 @@ mod tests {
         assert_eq!(get("$SYS/broker/retained messages/count"), Some("1"));
         assert_eq!(get("$SYS/broker/load/connections/1min"), Some("0.00"));
         assert_eq!(get("$SYS/broker/load/publish/sent/1min"), Some("0.00"));
+        assert_eq!(get("$SYS/broker/limits/connections refused"), Some("0"));
     }
 }

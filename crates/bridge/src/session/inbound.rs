@@ -3,6 +3,7 @@
 use super::{End, Session};
 use crate::connection::ConnectionError;
 use crate::inflight::{AckOutcome, Inflight};
+use crate::limits::LimitCounters;
 use crate::store::record::Stage;
 use crate::store::Op;
 use crate::topic_alias::AliasError;
@@ -123,8 +124,30 @@ impl Session {
             })
             .map(|secs| Instant::now() + Duration::from_secs(u64::from(secs)));
         let (qos, packet_id) = (publish.qos, publish.packet_id);
+        if let Some(rate) = &mut self.publish_rate {
+            let admitted = rate.try_take(Instant::now());
+            if !admitted {
+                LimitCounters::bump(&self.counters.publishes_throttled);
+                if !self.throttled {
+                    tracing::warn!(
+                        client_id = self.agreed.client_id,
+                        "publishing faster than the configured rate; dropping its messages until it slows down"
+                    );
+                }
+            }
+            self.throttled = !admitted;
+            if !admitted {
+                return Ok(self.refuse_publish(&publish, ReasonCode::QuotaExceeded));
+            }
+        }
         if !self.identity.can_write(publish.topic()) {
-            return Ok(self.refuse_publish(&publish));
+            tracing::info!(
+                client_id = self.agreed.client_id,
+                user = self.identity.username.as_deref().unwrap_or(""),
+                topic = publish.topic(),
+                "PUBLISH not allowed by the ACL; dropped"
+            );
+            return Ok(self.refuse_publish(&publish, ReasonCode::NotAuthorized));
         }
         let Some(id) = packet_id.filter(|_| qos != QoS::AtMostOnce) else {
             self.router.publish(Some(self.key), &publish, expires_at);
@@ -159,18 +182,13 @@ impl Session {
         }))
     }
 
-    /// A PUBLISH the ACL does not allow: dropped, and acknowledged as usual
-    /// in 3.1.1 (which has no way to say no) or with 0x87 in 5.0.
-    fn refuse_publish(&mut self, publish: &Publish) -> Option<Packet> {
-        tracing::info!(
-            client_id = self.agreed.client_id,
-            user = self.identity.username.as_deref().unwrap_or(""),
-            topic = publish.topic(),
-            "PUBLISH not allowed by the ACL; dropped"
-        );
+    /// A PUBLISH not taken (the ACL or a rate limit): dropped, and
+    /// acknowledged as usual in 3.1.1 (which has no way to say no) or with
+    /// `reason` in 5.0.
+    fn refuse_publish(&mut self, publish: &Publish, reason: ReasonCode) -> Option<Packet> {
         let id = publish.packet_id?;
         let mut ack = Ack::new(id);
-        ack.reason = ReasonCode::NotAuthorized;
+        ack.reason = reason;
         match publish.qos {
             QoS::AtMostOnce => None,
             QoS::AtLeastOnce => Some(Packet::PubAck(ack)),
@@ -201,6 +219,21 @@ impl Session {
                 retain_as_published: s.retain_as_published,
                 id,
             };
+            if self.max_subscriptions > 0
+                && self.router.subscriptions_of(self.key) >= self.max_subscriptions
+                && !self.router.is_subscribed(self.key, &s.filter)
+            {
+                LimitCounters::bump(&self.counters.subscriptions_refused);
+                if reason_codes.iter().all(|c: &ReasonCode| !c.is_error()) {
+                    tracing::warn!(
+                        client_id = self.agreed.client_id,
+                        max = self.max_subscriptions,
+                        "subscription limit reached; refusing more"
+                    );
+                }
+                reason_codes.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
             if !self.identity.can_subscribe(&s.filter) {
                 tracing::info!(
                     client_id = self.agreed.client_id,

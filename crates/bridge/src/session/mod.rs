@@ -12,6 +12,7 @@ mod outbound;
 use crate::auth::{Auth, Identity};
 use crate::connection::{Connection, ConnectionError};
 use crate::handshake::{self, Agreed, ServerLimits};
+use crate::limits::{LimitCounters, RateLimiter};
 use crate::router::Router;
 use crate::session_state::SessionState;
 use crate::store::{Op, Store};
@@ -36,6 +37,11 @@ pub struct SessionSettings {
     pub connect_timeout: Duration,
     pub limits: ServerLimits,
     pub auth: Arc<Auth>,
+    /// Subscriptions per session (0: any).
+    pub max_subscriptions: usize,
+    /// PUBLISH packets a second per client (0: any).
+    pub publish_rate: u32,
+    pub counters: Arc<LimitCounters>,
 }
 
 /// How a connection ended.
@@ -87,6 +93,7 @@ pub async fn run(
         }
         Ok(Ok(None)) => return,
         Ok(Err(ConnectionError::Protocol(e))) => {
+            count_limit(&settings.counters, &ConnectionError::Protocol(e.clone()));
             tracing::info!(%peer, error = %e, "bad CONNECT; closing");
             if e.needs_connack() {
                 let _ = conn.write_packet(&refusal(e.connack_code())).await;
@@ -94,10 +101,12 @@ pub async fn run(
             return conn.close().await;
         }
         Ok(Err(e)) => {
+            count_limit(&settings.counters, &e);
             tracing::debug!(%peer, error = %e, "connection failed before CONNECT");
             return;
         }
         Err(_) => {
+            LimitCounters::bump(&settings.counters.connect_timeouts);
             tracing::info!(%peer, "no CONNECT within {:?}; closing", settings.connect_timeout);
             return conn.close().await;
         }
@@ -160,6 +169,11 @@ pub async fn run(
         outbound_aliases: OutboundAliases::new(agreed.client_topic_alias_maximum),
         receive_maximum: settings.limits.receive_maximum,
         replies: Vec::new(),
+        publish_rate: (settings.publish_rate > 0)
+            .then(|| RateLimiter::new(settings.publish_rate, std::time::Instant::now())),
+        throttled: false,
+        max_subscriptions: settings.max_subscriptions,
+        counters: settings.counters.clone(),
         agreed,
     };
     let accepted = Packet::ConnAck(connack);
@@ -183,10 +197,28 @@ pub async fn run(
         "client connected"
     );
     let end = session.serve(&registration.taken_over, &shutdown).await;
+    if let End::Error(e) = &end {
+        count_limit(&session.counters, e);
+    }
     tracing::info!(%peer, client_id = session.agreed.client_id, reason = %end, "client disconnected");
     session
         .finish(end, connect.will, connection, &shutdown)
         .await;
+}
+
+/// Counts a connection ended by a size limit: a packet above the maximum
+/// packet size, or a WebSocket frame above the maximum frame size.
+fn count_limit(counters: &LimitCounters, e: &ConnectionError) {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e {
+        ConnectionError::Protocol(mqtt_proto::Error::PacketTooLarge { .. }) => {
+            LimitCounters::bump(&counters.packets_too_large)
+        }
+        ConnectionError::Transport(crate::transport::TransportError::WebSocket(
+            WsError::Capacity(_),
+        )) => LimitCounters::bump(&counters.ws_frames_too_large),
+        _ => {}
+    }
 }
 
 /// Checks the credentials (on a blocking thread: the hash is slow on
@@ -242,6 +274,12 @@ struct Session {
     receive_maximum: u16,
     /// Answers to packets handled and not yet written.
     replies: Vec<Packet>,
+    /// The client's PUBLISH rate, when limited.
+    publish_rate: Option<RateLimiter>,
+    /// Whether the last PUBLISH was over the rate (a flood is logged once).
+    throttled: bool,
+    max_subscriptions: usize,
+    counters: Arc<LimitCounters>,
 }
 
 impl Session {
