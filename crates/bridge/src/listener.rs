@@ -109,7 +109,7 @@ pub async fn accept_tcp(listener: TcpListener, shared: Shared, tls: Option<TlsAc
             let transport = match &tls {
                 None => Transport::Tcp(stream),
                 Some(tls) => match tls_handshake(tls, stream, &peer, &s).await {
-                    Some(stream) => Transport::Tls(Box::new(stream)),
+                    Some(stream) => Transport::Boxed(Box::new(stream), "tls"),
                     None => return,
                 },
             };

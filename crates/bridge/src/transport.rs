@@ -26,9 +26,15 @@ pub enum TransportError {
 
 pub enum Transport {
     Tcp(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    /// Any other byte stream, named: TLS, or an in-memory pipe (fuzzing).
+    Boxed(Box<dyn ByteStream>, &'static str),
     WebSocket(Box<WebSocketStream<Stream>>),
 }
+
+/// A byte stream a session can run over.
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
 
 /// What a WebSocket runs over: a plain or a TLS socket.
 pub enum Stream {
@@ -83,7 +89,7 @@ impl Transport {
     pub fn kind(&self) -> &'static str {
         match self {
             Transport::Tcp(_) => "tcp",
-            Transport::Tls(_) => "tls",
+            Transport::Boxed(_, kind) => kind,
             Transport::WebSocket(ws) => match ws.get_ref() {
                 Stream::Plain(_) => "ws",
                 Stream::Tls(_) => "wss",
@@ -116,8 +122,8 @@ impl Transport {
                     Err(e) => return Err(e.into()),
                 }
             },
-            Transport::Tls(stream) => {
-                // Decrypted bytes come in records of up to 16 KiB.
+            Transport::Boxed(stream, _) => {
+                // TLS: decrypted bytes come in records of up to 16 KiB.
                 if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                     buf.reserve(READ_CHUNK);
                 }
@@ -142,7 +148,7 @@ impl Transport {
     pub async fn write(&mut self, bytes: Bytes) -> Result<(), TransportError> {
         match self {
             Transport::Tcp(stream) => Ok(stream.write_all(&bytes).await?),
-            Transport::Tls(stream) => {
+            Transport::Boxed(stream, _) => {
                 stream.write_all(&bytes).await?;
                 // rustls buffers what it encrypts: push it out now.
                 Ok(stream.flush().await?)
@@ -157,7 +163,7 @@ impl Transport {
             Transport::Tcp(stream) => {
                 let _ = stream.shutdown().await;
             }
-            Transport::Tls(stream) => {
+            Transport::Boxed(stream, _) => {
                 let _ = stream.shutdown().await;
             }
             Transport::WebSocket(ws) => {
