@@ -90,6 +90,6 @@ ensure_paho() {
 }
 
 if [ "$mode" = test ]; then
-  apt_install chromium chromium-driver mosquitto mosquitto-clients curl python3
+  apt_install chromium chromium-driver mosquitto mosquitto-clients curl python3 openssl
   ensure_paho
 fi

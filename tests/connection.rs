@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use e2e::browser::WAIT;
 use e2e::mosquitto::{Mosquitto, WsRelay};
-use e2e::{eventually, mosquitto_pub, workspace_root, Browser, DistServer, ProxyMode};
+use e2e::{eventually, mosquitto_pub, workspace_root, Browser, DistServer, ProxyMode, TestBridge};
 use std::process::Stdio;
 use tokio::process::Command;
 
@@ -113,5 +113,98 @@ async fn credentials_profiles_and_a_third_party_broker() -> Result<()> {
     b.close().await?;
     drop(relay);
     drop(mosquitto);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_logs_in_to_the_bridge_over_wss() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("e2e-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (cert, key, passwords) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("passwords"),
+    );
+    // A certificate for localhost from OpenSSL's command line tool.
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .context("openssl (apt-get install openssl)")?;
+    anyhow::ensure!(status.success(), "openssl req failed");
+    let mut users = bridge::auth::password::PasswordFile::default();
+    users.set("alice", "s3cret")?;
+    users.save(&passwords)?;
+    let (tls_cert, tls_key, password_file) = (cert.clone(), key.clone(), passwords.clone());
+    let bridge = TestBridge::start_configured(move |c| {
+        c.auth.password_file = Some(password_file);
+        c.tls = Some(bridge::tls::TlsSettings {
+            cert: tls_cert,
+            key: tls_key,
+            client_ca: None,
+            tcp: "127.0.0.1:0".parse().expect("addr"),
+            ws: "127.0.0.1:0".parse().expect("addr"),
+        });
+    })
+    .await?;
+    let wss = bridge.wss.context("a WSS listener")?;
+    let server = DistServer::start(
+        workspace_root().join("dist"),
+        bridge.ws,
+        ProxyMode::Transparent,
+    )
+    .await?;
+    let b = Browser::start(1280, 900).await?;
+    b.client.goto(&server.url()).await?;
+
+    b.click("button.status").await?;
+    let url = format!("wss://localhost:{}/mqtt", wss.port());
+    b.type_into(".conn-url", &url).await?;
+    b.type_into(".conn-username", "alice").await?;
+    b.type_into(".conn-password", "s3cret").await?;
+    b.click(".conn-connect").await?;
+    wait_state(&b, "connected").await?;
+    b.wait_for_text_containing(".status-url", &url, WAIT)
+        .await?;
+
+    // Messages flow over it: published on the plain TCP listener, shown here.
+    let auth = ["-u", "alice", "-P", "s3cret"];
+    eventually(WAIT, "the message over WSS", || async {
+        mosquitto_pub(
+            bridge.tcp,
+            &[&auth[..], &["-t", "vault/door", "-m", "shut"]].concat(),
+        )
+        .await
+        .ok()?;
+        b.client
+            .find(fantoccini::Locator::Css(r#".tree-row[data-topic="vault"]"#))
+            .await
+            .ok()
+    })
+    .await?;
+    bridge.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }

@@ -48,6 +48,9 @@ impl Browser {
             "--disable-component-update".to_owned(),
             "--disable-sync".to_owned(),
             "--no-first-run".to_owned(),
+            // WSS tests use a certificate made for the test, which no
+            // browser trust store holds.
+            "--ignore-certificate-errors".to_owned(),
             format!("--user-data-dir={}", profile.0.display()),
             format!("--window-size={width},{height}"),
         ];

@@ -58,6 +58,8 @@ pub fn workspace_root() -> PathBuf {
 pub struct TestBridge {
     pub tcp: SocketAddr,
     pub ws: SocketAddr,
+    /// The WSS listener, when the configuration has a certificate.
+    pub wss: Option<SocketAddr>,
     pub router: std::sync::Arc<bridge::router::Router>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -94,10 +96,12 @@ impl TestBridge {
         let bridge = Bridge::bind(config).await?;
         let shutdown = CancellationToken::new();
         let (tcp, ws, router) = (bridge.tcp_addr(), bridge.ws_addr(), bridge.router());
+        let wss = bridge.wss_addr();
         let task = tokio::spawn(bridge.run(shutdown.clone()));
         Ok(TestBridge {
             tcp,
             ws,
+            wss,
             router,
             shutdown,
             task: Some(task),

@@ -341,3 +341,42 @@ async fn without_a_data_directory_the_bridge_says_it_keeps_state_in_memory() {
     let _ = child.kill().await;
     assert_eq!(said, Ok(true), "a start-up line says state is not kept");
 }
+
+#[tokio::test]
+async fn message_expiry_is_an_absolute_time_across_a_restart() {
+    let dir = DataDir::new("msg-expiry");
+    let bridge = start(&dir, &[]).await;
+    let connect = connect_packet(ProtocolVersion::V5, "expiring-pub", true);
+    let (mut publisher, _) = MqttClient::connect_with(bridge.tcp, connect).await;
+    for (topic, secs) in [("exp/short", 1u32), ("exp/long", 30)] {
+        let mut p = Publish::new(topic, &b"v"[..]);
+        p.retain = true;
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(1);
+        p.properties.push(Property::MessageExpiryInterval(secs));
+        publisher.send(&Packet::Publish(p)).await;
+        assert!(matches!(publisher.next().await, Packet::PubAck(_)));
+    }
+    bridge.stop().await;
+    // Down for longer than the short one may live (mosquitto #1464 restarts
+    // the clock here).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let bridge = start(&dir, &[]).await;
+    let connect = connect_packet(ProtocolVersion::V5, "expiring-sub", true);
+    let (mut sub, _) = MqttClient::connect_with(bridge.tcp, connect).await;
+    sub.subscribe(1, "exp/#", QoS::AtLeastOnce).await;
+    let long = next_publish(&mut sub).await;
+    assert_eq!(long.topic(), "exp/long", "the expired one is gone");
+    let left = long.properties.find(|p| match p {
+        Property::MessageExpiryInterval(s) => Some(*s),
+        _ => None,
+    });
+    assert!(
+        left.is_some_and(|s| s <= 29),
+        "the downtime counted: {left:?}"
+    );
+    acknowledge(&mut sub, &long).await;
+    assert_eq!(sub.next_within(QUIET).await, None);
+    bridge.stop().await;
+}
