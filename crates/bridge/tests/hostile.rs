@@ -1,9 +1,8 @@
 //! Hostile input over real sockets, and the limits against abuse. After
 //! each attack a well-behaved client still connects and exchanges messages,
-//! and the bridge's resident memory stays bounded. (PUBLISH before CONNECT,
-//! a second CONNECT, wildcards in a PUBLISH topic, a 256 MiB remaining
-//! length and WebSocket text frames are also in broker.rs's
-//! `protocol_violations_close_only_the_offender`.)
+//! and the bridge's resident memory stays bounded. (broker.rs's
+//! `protocol_violations_close_only_the_offender` checks the reason codes
+//! the violations get.)
 
 mod common;
 
@@ -74,6 +73,20 @@ async fn attacks_close_the_attacker_and_leave_the_bridge_serving_in_bounded_memo
         "closed at the 2 s timeout"
     );
     still_serves(&bridge, "slowloris").await;
+
+    // PUBLISH before CONNECT, a second CONNECT, a wildcard in a PUBLISH topic.
+    let mut early = RawClient::tcp(bridge.tcp).await;
+    early.send(&publish_bytes("ok/1", b"sneaky")).await;
+    assert!(early.closed_by_peer().await);
+    let mut twice = RawClient::tcp(bridge.tcp).await;
+    twice.handshake("twice").await;
+    twice.send(&connect_bytes("twice")).await;
+    assert!(twice.closed_by_peer().await);
+    let mut wild = RawClient::tcp(bridge.tcp).await;
+    wild.handshake("wild").await;
+    wild.send(&publish_bytes("ok/#", b"x")).await;
+    assert!(wild.closed_by_peer().await);
+    still_serves(&bridge, "protocol violations").await;
 
     // Invalid UTF-8 in a topic.
     let mut bad = RawClient::tcp(bridge.tcp).await;
