@@ -60,6 +60,8 @@ pub struct TestBridge {
     pub ws: SocketAddr,
     /// The WSS listener, when the configuration has a certificate.
     pub wss: Option<SocketAddr>,
+    /// The one-port HTTP listener (`--http`), when configured.
+    pub http: Option<SocketAddr>,
     pub router: std::sync::Arc<bridge::router::Router>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -96,12 +98,13 @@ impl TestBridge {
         let bridge = Bridge::bind(config).await?;
         let shutdown = CancellationToken::new();
         let (tcp, ws, router) = (bridge.tcp_addr(), bridge.ws_addr(), bridge.router());
-        let wss = bridge.wss_addr();
+        let (wss, http) = (bridge.wss_addr(), bridge.http_addr());
         let task = tokio::spawn(bridge.run(shutdown.clone()));
         Ok(TestBridge {
             tcp,
             ws,
             wss,
+            http,
             router,
             shutdown,
             task: Some(task),

@@ -69,6 +69,10 @@ pub struct FileConfig {
     pub ws_max_frame_size: Option<usize>,
     /// Origins allowed to open a WebSocket (browsers send one); empty: any.
     pub ws_origins: Option<Vec<String>>,
+    /// One port for the dashboard, /mqtt, /metrics and /healthz.
+    pub http: Option<SocketAddr>,
+    /// The dashboard's files for `http`.
+    pub dashboard_dir: Option<std::path::PathBuf>,
 }
 
 /// TLS settings from the file and flags together, checked.
@@ -231,6 +235,8 @@ impl FileConfig {
         // A browser sends a packet as one frame: by default as large as a packet.
         limits.ws_max_frame_size = self.ws_max_frame_size.unwrap_or(base.max_packet_size);
         limits.ws_origins = self.ws_origins.clone().unwrap_or(limits.ws_origins.clone());
+        base.http = self.http.or(base.http);
+        base.dashboard_dir = self.dashboard_dir.clone().unwrap_or(base.dashboard_dir);
         base.data_dir = self.data_dir.clone().or(base.data_dir);
         base.auth.password_file = self.password_file.clone().or(base.auth.password_file);
         base.auth.acl_file = self.acl_file.clone().or(base.auth.acl_file);

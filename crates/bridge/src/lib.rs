@@ -29,6 +29,7 @@ pub mod config;
 pub mod connection;
 pub mod demo;
 pub mod handshake;
+pub mod http;
 pub mod inflight;
 pub mod limits;
 pub mod listener;
@@ -102,6 +103,10 @@ pub struct Config {
     pub tls: Option<tls::TlsSettings>,
     /// Limits against abuse.
     pub limits: limits::Limits,
+    /// One port for the dashboard's files, `/mqtt`, `/metrics` and `/healthz`.
+    pub http: Option<SocketAddr>,
+    /// The dashboard's files for `http` (trunk's `dist/`).
+    pub dashboard_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -125,6 +130,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             tls: None,
             limits: limits::Limits::default(),
+            http: None,
+            dashboard_dir: PathBuf::from("dist"),
         }
     }
 }
@@ -145,6 +152,7 @@ pub struct Bridge {
     store: Option<Store>,
     auth: Arc<Auth>,
     tls: Option<TlsListeners>,
+    http: Option<TcpListener>,
     /// Sessions read back from the store, whose expiry timers start with `run`.
     restored: Vec<router::RestoredSession>,
 }
@@ -172,6 +180,22 @@ impl Bridge {
                     .await
                     .with_context(|| format!("binding the WSS listener to {}", settings.ws))?,
             }),
+        };
+        let http = match config.http {
+            None => None,
+            Some(addr) => {
+                if !config.dashboard_dir.join("index.html").exists() {
+                    tracing::warn!(
+                        dir = %config.dashboard_dir.display(),
+                        "no index.html in the dashboard directory: /metrics, /healthz and /mqtt only (make dist builds it)"
+                    );
+                }
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding the HTTP listener to {addr}"))?,
+                )
+            }
         };
         let auth = Arc::new(Auth::load(&config.auth)?);
         match auth.users() {
@@ -224,6 +248,7 @@ impl Bridge {
             store,
             auth,
             tls,
+            http,
             restored,
         })
     }
@@ -235,6 +260,11 @@ impl Bridge {
     /// The MQTT/TLS listener's address, when there is one.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls.as_ref().and_then(|t| t.tcp.local_addr().ok())
+    }
+
+    /// The HTTP listener's address, when there is one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The WSS listener's address, when there is one.
@@ -305,6 +335,12 @@ impl Bridge {
         let device_target = demo::loopback_target(self.tcp_addr());
         tasks.spawn(listener::accept_tcp(self.tcp, shared.clone(), None));
         tasks.spawn(listener::accept_ws(self.ws, shared.clone(), None));
+        if let Some(http) = self.http {
+            let site = Arc::new(http::Site {
+                root: self.config.dashboard_dir.clone(),
+            });
+            tasks.spawn(listener::accept_http(http, shared.clone(), site));
+        }
         if let Some(tls) = self.tls {
             let acceptor = Some(tls.acceptor);
             tasks.spawn(listener::accept_tcp(

@@ -133,21 +133,39 @@ pub async fn accept_ws(listener: TcpListener, shared: Shared, tls: Option<TlsAcc
                     None => return,
                 },
             };
-            let upgrade = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, &s, &peer));
-            let ws = tokio::select! {
-                _ = s.shutdown.cancelled() => return,
-                ws = upgrade => ws,
-            };
-            match ws {
-                Ok(Ok(ws)) => {
-                    let transport = Transport::WebSocket(Box::new(ws));
-                    let conn = Connection::new(transport, s.max_packet_size, s.traffic.clone());
-                    session::run(conn, peer, s.router, s.settings, s.shutdown).await;
-                }
-                Ok(Err(e)) => tracing::info!(%peer, error = %e, "WebSocket upgrade refused"),
-                Err(_) => tracing::info!(%peer, "WebSocket upgrade timed out"),
-            }
+            serve_ws(stream, peer, s).await;
         });
+    }
+}
+
+/// The dashboard, `/metrics` and `/healthz` over HTTP, and MQTT over
+/// WebSocket at `/mqtt`, on one port.
+pub async fn accept_http(listener: TcpListener, shared: Shared, site: Arc<crate::http::Site>) {
+    while let Some((stream, peer, slot)) = next_socket(&listener, &shared).await {
+        let s = shared.clone();
+        let site = site.clone();
+        shared.tasks.spawn(async move {
+            let _slot = slot;
+            crate::http::serve(stream, peer, s, &site).await;
+        });
+    }
+}
+
+/// The WebSocket upgrade, then the MQTT session over it.
+pub async fn serve_ws(stream: Stream, peer: String, s: Shared) {
+    let upgrade = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(stream, &s, &peer));
+    let ws = tokio::select! {
+        _ = s.shutdown.cancelled() => return,
+        ws = upgrade => ws,
+    };
+    match ws {
+        Ok(Ok(ws)) => {
+            let transport = Transport::WebSocket(Box::new(ws));
+            let conn = Connection::new(transport, s.max_packet_size, s.traffic.clone());
+            session::run(conn, peer, s.router, s.settings, s.shutdown).await;
+        }
+        Ok(Err(e)) => tracing::info!(%peer, error = %e, "WebSocket upgrade refused"),
+        Err(_) => tracing::info!(%peer, "WebSocket upgrade timed out"),
     }
 }
 

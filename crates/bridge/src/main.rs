@@ -82,6 +82,13 @@ struct Cli {
     /// Address of the WSS listener, path /mqtt [default: the --tcp host, port 9443].
     #[arg(long, value_name = "ADDR")]
     wss: Option<SocketAddr>,
+    /// One port for a site: the dashboard (from --dashboard), MQTT over
+    /// WebSocket at /mqtt, /metrics (Prometheus) and /healthz.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// The built dashboard served by --http (trunk's dist/) [default: dist].
+    #[arg(long, value_name = "DIR")]
+    dashboard: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -181,6 +188,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.sync = cli.fsync.unwrap_or(config.sync);
     config.auth.password_file = cli.password_file.or(config.auth.password_file);
     config.auth.acl_file = cli.acl_file.or(config.auth.acl_file);
+    config.http = cli.http.or(config.http);
+    config.dashboard_dir = cli.dashboard.unwrap_or(config.dashboard_dir);
     let tls = bridge::config::TlsChoice {
         cert: cli.tls_cert.or(file.tls_cert.clone()),
         key: cli.tls_key.or(file.tls_key.clone()),
@@ -194,10 +203,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let bridge = Bridge::bind(config).await?;
     // The first stdout line is the contract scripts and tests read bound ports from.
     let mut stdout = std::io::stdout();
-    let tls = match (bridge.tls_addr(), bridge.wss_addr()) {
+    let mut tls = match (bridge.tls_addr(), bridge.wss_addr()) {
         (Some(tls), Some(wss)) => format!(" tls={tls} wss={wss}"),
         _ => String::new(),
     };
+    if let Some(http) = bridge.http_addr() {
+        tls.push_str(&format!(" http={http}"));
+    }
     writeln!(
         stdout,
         "bridge listening tcp={} ws={}{tls}",

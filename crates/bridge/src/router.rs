@@ -426,6 +426,15 @@ impl Router {
         state.trie.remove(filter, key)
     }
 
+    /// Messages waiting in every session's queue.
+    pub fn queued_total(&self) -> usize {
+        self.lock()
+            .sessions
+            .values()
+            .map(|e| e.outbound.len())
+            .sum()
+    }
+
     /// Messages waiting in a session's queue (not counting those in flight).
     pub fn queued_for(&self, key: SessionKey) -> usize {
         self.lock()
