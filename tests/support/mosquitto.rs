@@ -175,3 +175,74 @@ async fn relay(stream: TcpStream, backend: SocketAddr) -> Result<()> {
         r = down => r,
     }
 }
+
+/// Mosquitto on a port the test keeps across restarts, anonymous clients
+/// welcome, persistence on (saved when stopped), for upstream links.
+pub struct PlainMosquitto {
+    pub tcp: SocketAddr,
+    process: Option<ChildGuard>,
+    dir: std::path::PathBuf,
+}
+
+impl PlainMosquitto {
+    pub async fn start() -> Result<PlainMosquitto> {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("e2e-upstream-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut m = PlainMosquitto {
+            tcp: format!("127.0.0.1:{port}").parse()?,
+            process: None,
+            dir,
+        };
+        m.restart().await?;
+        Ok(m)
+    }
+
+    /// Starts it again on the same port with what it saved.
+    pub async fn restart(&mut self) -> Result<()> {
+        let config = self.dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "user root\nlistener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 0\n",
+                self.tcp.port(),
+                self.dir.display()
+            ),
+        )?;
+        self.process = Some(ChildGuard::spawn(
+            Command::new("mosquitto")
+                .arg("-c")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )?);
+        let tcp = self.tcp;
+        eventually(Duration::from_secs(10), "Mosquitto to listen", || async {
+            TcpStream::connect(tcp).await.ok().map(|_| ())
+        })
+        .await
+    }
+
+    /// SIGTERM (Mosquitto saves its state) and waits for it to exit.
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(mut guard) = self.process.take() {
+            if let Some(pid) = guard.0.id() {
+                Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await?;
+            }
+            tokio::time::timeout(Duration::from_secs(10), guard.0.wait())
+                .await
+                .context("Mosquitto to stop")??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PlainMosquitto {
+    fn drop(&mut self) {
+        drop(self.process.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -73,6 +73,8 @@ pub struct FileConfig {
     pub http: Option<SocketAddr>,
     /// The dashboard's files for `http`.
     pub dashboard_dir: Option<std::path::PathBuf>,
+    /// Links to other brokers (`[[upstream]]` tables).
+    pub upstream: Option<Vec<crate::upstream::rules::UpstreamConfig>>,
 }
 
 /// TLS settings from the file and flags together, checked.
@@ -193,6 +195,10 @@ impl FileConfig {
                 ));
             }
         }
+        for link in self.upstream.iter().flatten() {
+            link.check()
+                .map_err(|problem| invalid("upstream", format!("{}: {problem}", link.name)))?;
+        }
         if let Some(fsync) = &self.fsync {
             fsync
                 .parse::<crate::store::SyncPolicy>()
@@ -236,6 +242,7 @@ impl FileConfig {
         limits.ws_max_frame_size = self.ws_max_frame_size.unwrap_or(base.max_packet_size);
         limits.ws_origins = self.ws_origins.clone().unwrap_or(limits.ws_origins.clone());
         base.http = self.http.or(base.http);
+        base.upstreams = self.upstream.clone().unwrap_or(base.upstreams);
         base.dashboard_dir = self.dashboard_dir.clone().unwrap_or(base.dashboard_dir);
         base.data_dir = self.data_dir.clone().or(base.data_dir);
         base.auth.password_file = self.password_file.clone().or(base.auth.password_file);

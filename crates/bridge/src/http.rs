@@ -258,6 +258,32 @@ pub fn metrics(shared: &Shared) -> String {
         "Messages dropped because a session queue was full.",
         router.stats.publishes_dropped.load(Ordering::Relaxed),
     );
+    out.push_str(
+        "# HELP bridge_upstream_connected Whether an upstream link is up (1) or not (0).\n",
+    );
+    out.push_str("# TYPE bridge_upstream_connected gauge\n");
+    for (name, stats) in shared.links.iter() {
+        let up = u8::from(stats.connected.load(Ordering::Relaxed));
+        out.push_str(&format!(
+            "bridge_upstream_connected{{link=\"{name}\"}} {up}\n"
+        ));
+    }
+    out.push_str(
+        "# HELP bridge_upstream_messages_total Messages forwarded over an upstream link.\n",
+    );
+    out.push_str("# TYPE bridge_upstream_messages_total counter\n");
+    for (name, stats) in shared.links.iter() {
+        for (direction, n) in [
+            ("sent", &stats.sent),
+            ("received", &stats.received),
+            ("dropped", &stats.dropped),
+        ] {
+            let n = n.load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "bridge_upstream_messages_total{{link=\"{name}\",direction=\"{direction}\"}} {n}\n"
+            ));
+        }
+    }
     out.push_str("# HELP bridge_limit_hits_total Times a limit against abuse refused something.\n");
     out.push_str("# TYPE bridge_limit_hits_total counter\n");
     for (name, n) in shared.counters.all() {

@@ -18,6 +18,8 @@
 //! - [`store`]: with a data directory, retained messages and persistent
 //!   sessions in a redb file, written in group commits by one thread.
 //! - [`demo`]: simulated sensor devices, real MQTT clients over loopback TCP.
+//! - [`upstream`]: links to other brokers, forwarding topics both ways.
+//! - [`http`]: `--http`, the dashboard, `/mqtt`, `/metrics` and `/healthz` on one port.
 //!
 //! Shutdown is explicit: [`Bridge::run`] cancels one token that every accept
 //! loop, session and device watches, then waits until all of them have
@@ -45,6 +47,7 @@ pub mod tls;
 pub mod topic_alias;
 pub mod transport;
 pub mod trie;
+pub mod upstream;
 
 use anyhow::Context;
 use auth::{Auth, AuthConfig};
@@ -107,6 +110,8 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// The dashboard's files for `http` (trunk's `dist/`).
     pub dashboard_dir: PathBuf,
+    /// Links to other brokers.
+    pub upstreams: Vec<upstream::rules::UpstreamConfig>,
 }
 
 impl Default for Config {
@@ -132,6 +137,7 @@ impl Default for Config {
             limits: limits::Limits::default(),
             http: None,
             dashboard_dir: PathBuf::from("dist"),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -153,6 +159,7 @@ pub struct Bridge {
     auth: Arc<Auth>,
     tls: Option<TlsListeners>,
     http: Option<TcpListener>,
+    links: Vec<upstream::Link>,
     /// Sessions read back from the store, whose expiry timers start with `run`.
     restored: Vec<router::RestoredSession>,
 }
@@ -240,11 +247,18 @@ impl Bridge {
                 "no data directory: retained messages and sessions are kept in memory only and lost when the bridge stops (--data-dir keeps them)"
             ),
         }
+        // After the restore: a link resumes its stored session and queue.
+        let links = config
+            .upstreams
+            .iter()
+            .map(|c| upstream::Link::register(&router, c.clone()))
+            .collect();
         Ok(Bridge {
             config,
             tcp,
             ws,
             router,
+            links,
             store,
             auth,
             tls,
@@ -286,6 +300,15 @@ impl Bridge {
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tasks = TaskTracker::new();
         let counters = Arc::new(limits::LimitCounters::default());
+        let link_stats: Arc<Vec<(String, Arc<upstream::LinkStats>)>> = Arc::new(
+            self.links
+                .iter()
+                .map(|l| (l.config.name.clone(), l.stats.clone()))
+                .collect(),
+        );
+        for link in std::mem::take(&mut self.links) {
+            tasks.spawn(upstream::run(link, self.router.clone(), shutdown.clone()));
+        }
         for restored in std::mem::take(&mut self.restored) {
             if let Some(after) = restored.expires_in {
                 let (router, shutdown) = (self.router.clone(), shutdown.clone());
@@ -303,6 +326,7 @@ impl Bridge {
                 self.router.clone(),
                 traffic.clone(),
                 counters.clone(),
+                link_stats.clone(),
                 self.config.sys_interval,
                 shutdown.clone(),
             ));
@@ -331,6 +355,7 @@ impl Bridge {
             counters: counters.clone(),
             connections: Arc::new(limits::ConnectionCount::default()),
             connect_rate: Arc::new(limits::ConnectRate::new(self.config.limits.connect_rate)),
+            links: link_stats,
         };
         let device_target = demo::loopback_target(self.tcp_addr());
         tasks.spawn(listener::accept_tcp(self.tcp, shared.clone(), None));

@@ -37,6 +37,8 @@ pub struct Shared {
     pub counters: Arc<LimitCounters>,
     pub connections: Arc<ConnectionCount>,
     pub connect_rate: Arc<ConnectRate>,
+    /// Upstream links' numbers, for `/metrics`.
+    pub links: Arc<Vec<(String, Arc<crate::upstream::LinkStats>)>>,
 }
 
 /// The next accepted socket that the connection limits admit, with the slot

@@ -19,6 +19,7 @@ pub async fn run(
     router: Arc<Router>,
     traffic: Arc<TrafficStats>,
     counters: Arc<LimitCounters>,
+    links: Arc<Vec<(String, Arc<crate::upstream::LinkStats>)>>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -48,12 +49,40 @@ pub async fn run(
             dropped: router.stats.publishes_dropped.load(Ordering::Relaxed),
             limits: counters.all(),
         };
-        for (topic, value) in topics(&state, &traffic, &load) {
+        let mut all = topics(&state, &traffic, &load);
+        for (name, stats) in links.iter() {
+            all.extend(link_topics(name, stats));
+        }
+        for (topic, value) in all {
             let mut message = Publish::new(&topic, value);
             message.retain = true;
             router.publish(None, &message, None);
         }
     }
+}
+
+/// `$SYS/broker/bridge/<name>/...` for one upstream link.
+pub fn link_topics(name: &str, stats: &crate::upstream::LinkStats) -> Vec<(String, String)> {
+    let state = match stats.connected.load(Ordering::Relaxed) {
+        true => "connected",
+        false => "disconnected",
+    };
+    let prefix = format!("$SYS/broker/bridge/{name}");
+    vec![
+        (format!("{prefix}/state"), state.to_owned()),
+        (
+            format!("{prefix}/messages/sent"),
+            stats.sent.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            format!("{prefix}/messages/received"),
+            stats.received.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            format!("{prefix}/messages/dropped"),
+            stats.dropped.load(Ordering::Relaxed).to_string(),
+        ),
+    ]
 }
 
 /// What `$SYS` reports besides the traffic counters.

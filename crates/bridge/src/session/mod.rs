@@ -126,6 +126,16 @@ pub async fn run(
             return conn.close().await;
         }
     };
+    if agreed
+        .client_id
+        .starts_with(crate::upstream::RESERVED_PREFIX)
+    {
+        tracing::info!(%peer, client_id = agreed.client_id, "client id reserved for upstream links; refused");
+        let _ = conn
+            .write_packet(&refusal(ReasonCode::ClientIdentifierNotValid))
+            .await;
+        return conn.close().await;
+    }
     let identity = match authenticate(&settings.auth, &connect, &agreed.client_id).await {
         Ok(identity) => identity,
         Err(code) => {
