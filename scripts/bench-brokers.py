@@ -17,6 +17,11 @@ so every message delivered is stored: the bridge with --data-dir and fsync on
 every acknowledgement, with fsync batched every 100 ms, and in memory; beside
 Mosquitto with `persistence true` (its default autosave: the in-memory state
 is written on shutdown and every 30 minutes, never per message).
+
+Last, forwarding to an upstream broker: 100 publishers on the local broker, the
+subscriber on an upstream Mosquitto, the local broker forwarding `bench/#` to it
+(QoS 1 link). The bridge's [[upstream]] beside Mosquitto's own bridge
+(`connection` in mosquitto.conf), both forwarding to the same kind of upstream.
 """
 import os
 import re
@@ -141,6 +146,58 @@ def measure(name, workdir, scenarios=SCENARIOS + ["idle"], extra=()):
     return results
 
 
+def measure_forwarding(name, workdir):
+    """{scenario: (rate, p50, p99, delivered)} through `name` to an upstream Mosquitto."""
+    results = {}
+    for scenario in ["fan-in-0", "fan-in-1"]:
+        up_port, port = free_port(), free_port()
+        up = start("mosquitto", up_port, os.path.join(workdir, "upstream"))
+        conf_dir = os.path.join(workdir, "forwarder")
+        os.makedirs(conf_dir, exist_ok=True)
+        if name == "bridge":
+            conf = os.path.join(conf_dir, "bridge.toml")
+            with open(conf, "w") as f:
+                f.write(f"""[[upstream]]
+name = "up"
+address = "mqtt://127.0.0.1:{up_port}"
+[[upstream.topics]]
+pattern = "bench/#"
+direction = "out"
+qos = 1
+""")
+            cmd = [os.path.join(ROOT, "target/release/bridge"), "--config", conf, "--tcp", f"127.0.0.1:{port}",
+                   "--ws", "127.0.0.1:0", "--log", "error", "--sys-interval", "0"]
+        else:
+            conf = os.path.join(conf_dir, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n"
+                        f"max_queued_messages 0\nconnection up\naddress 127.0.0.1:{up_port}\n"
+                        "topic bench/# out 1\nbridge_attempt_unsubscribe false\n")
+            cmd = ["mosquitto", "-c", conf]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_listening(port, proc, name)
+            time.sleep(1.5)  # the link connects
+            out = subprocess.run(
+                [os.path.join(ROOT, "target/release/loadgen"), "--tcp", f"127.0.0.1:{port}",
+                 "--sub-tcp", f"127.0.0.1:{up_port}", "--scenarios", scenario, "--per-publisher", "500"],
+                capture_output=True, text=True, timeout=300)
+        finally:
+            for p in (proc, up):
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if out.returncode != 0:
+            results[scenario] = None
+            print(f"forwarding {name} {scenario}: {out.stderr.strip().splitlines()[0] if out.stderr.strip() else 'failed'}", file=sys.stderr)
+            continue
+        fields = out.stdout.strip().split("\t")
+        results[scenario] = (float(fields[1]), int(fields[2]), int(fields[3]), fields[4])
+    return results
+
+
 def main():
     workdir = os.path.join(ROOT, "target", "bench-brokers")
     os.makedirs(workdir, exist_ok=True)
@@ -186,6 +243,20 @@ def main():
                          + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
             rates.append(None if r is None else r[0])
         ratio = f"{rates[0]/rates[3]:.2f}x" if rates[0] and rates[3] else "-"
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio} |")
+    print()
+
+    forwarding = {b: measure_forwarding(b, workdir) for b in ["bridge", "mosquitto"]}
+    print("| forwarding to an upstream Mosquitto (rate, p50 / p99 ms) | bridge [[upstream]] | Mosquitto bridge | vs Mosquitto |")
+    print("| --- | --- | --- | --- |")
+    for s in ["fan-in-0", "fan-in-1"]:
+        cells, rates = [], []
+        for b in ["bridge", "mosquitto"]:
+            r = forwarding[b][s]
+            cells.append("failed" if r is None else f"{r[0]/1000:.0f} k/s, {r[1]/1000:.1f} / {r[2]/1000:.1f}"
+                         + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
+            rates.append(None if r is None else r[0])
+        ratio = f"{rates[0]/rates[1]:.2f}x" if rates[0] and rates[1] else "-"
         print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio} |")
 
 

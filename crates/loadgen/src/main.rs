@@ -56,6 +56,10 @@ struct Cli {
     /// broker with persistence stores each message it delivers to them.
     #[arg(long)]
     persistent: bool,
+    /// fan-in: the subscriber connects here instead of --tcp (another broker
+    /// the first forwards to: the forwarding benchmark).
+    #[arg(long)]
+    sub_tcp: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -71,6 +75,7 @@ async fn main() -> Result<()> {
             "fan-in-0" | "fan-in-1" => {
                 scenarios::fan_in(
                     cli.tcp,
+                    cli.sub_tcp.unwrap_or(cli.tcp),
                     qos,
                     100,
                     cli.per_publisher,

@@ -178,13 +178,14 @@ async fn subscribe_loop(
 /// topic; one client subscribed to all of them receives them.
 pub async fn fan_in(
     addr: SocketAddr,
+    sub_addr: SocketAddr,
     qos: QoS,
     publishers: u16,
     per_publisher: u64,
     window: u64,
     persistent: bool,
 ) -> Result<Report> {
-    let mut subscriber = Client::connect(addr, "bench-fan-in-sub", 60, !persistent).await?;
+    let mut subscriber = Client::connect(sub_addr, "bench-fan-in-sub", 60, !persistent).await?;
     subscriber.subscribe("bench/in/#", qos).await?;
     let progress = Arc::new(Progress {
         delivered: (0..publishers).map(|_| AtomicU64::new(0)).collect(),
