@@ -18,6 +18,7 @@ tools=${MQTT_DASHBOARD_TOOLS:-$HOME/.cache/mqtt-dashboard-tools}
 trunk_version=0.21.14
 binaryen_version=132
 paho_version=2.1.0
+aedes_version=1.2.0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -89,7 +90,18 @@ ensure_paho() {
   run_logged "$tools/venv/bin/pip" install --quiet "paho-mqtt==$paho_version"
 }
 
+# Aedes, a Node MQTT broker with a WebSocket listener (Debian's Mosquitto has
+# none), for the test that points the dashboard at a third-party WebSocket broker.
+ensure_aedes() {
+  [ -f "$tools/node_modules/aedes/aedes.js" ] && [ -d "$tools/node_modules/ws" ] && return 0
+  command -v npm >/dev/null || apt_install nodejs npm
+  say "installing aedes $aedes_version and ws into $tools"
+  mkdir -p "$tools"
+  run_logged npm install --silent --no-audit --no-fund --prefix "$tools" "aedes@$aedes_version" "ws@8"
+}
+
 if [ "$mode" = test ]; then
   apt_install chromium chromium-driver mosquitto mosquitto-clients curl python3 openssl
   ensure_paho
+  ensure_aedes
 fi

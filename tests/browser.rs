@@ -4,24 +4,9 @@
 
 use anyhow::Result;
 use e2e::browser::WAIT;
-use e2e::{eventually, mosquitto_pub, Browser, Dashboard, ProxyMode, TestBridge};
+use e2e::{eventually, mosquitto_pub, Dashboard, ProxyMode, TestBridge};
 
 const TEMPERATURE_E2E: &str = r#"[data-device="e2e"][data-metric="temperature"]"#;
-
-/// Pixels of the given colour on the temperature chart's canvas.
-async fn series_pixels(browser: &Browser, rgb: (u8, u8, u8)) -> Result<u64> {
-    let script = format!(
-        r#"const c = document.querySelector('[data-chart="temperature"] canvas');
-           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-           let n = 0;
-           for (let i = 0; i < d.length; i += 4) {{
-             if (Math.abs(d[i] - {}) < 8 && Math.abs(d[i+1] - {}) < 8 && Math.abs(d[i+2] - {}) < 8) n++;
-           }}
-           return n;"#,
-        rgb.0, rgb.1, rgb.2
-    );
-    Ok(browser.execute(&script).await?.as_u64().unwrap_or(0))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> Result<()> {
@@ -34,7 +19,7 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
     // The first device's colour (theme::SERIES[0]) is on no empty chart.
     let device_colour = (0, 114, 178);
     assert_eq!(
-        series_pixels(&browser, device_colour).await?,
+        browser.series_pixels(device_colour).await?,
         0,
         "empty chart has no series"
     );
@@ -44,7 +29,8 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
     mosquitto_pub(bridge.tcp, &["-t", "sensors/e2e/temperature", "-m", "23.5"]).await?;
     browser.wait_for_text(TEMPERATURE_E2E, "23.5", WAIT).await?;
     let drawn = eventually(WAIT, "the series to be drawn", || async {
-        series_pixels(&browser, device_colour)
+        browser
+            .series_pixels(device_colour)
             .await
             .ok()
             .filter(|&n| n > 20)

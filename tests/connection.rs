@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use e2e::browser::WAIT;
-use e2e::mosquitto::{Mosquitto, WsRelay};
+use e2e::mosquitto::{Aedes, Mosquitto, WsRelay};
 use e2e::{eventually, mosquitto_pub, workspace_root, Browser, DistServer, ProxyMode, TestBridge};
 use std::process::Stdio;
 use tokio::process::Command;
@@ -206,5 +206,49 @@ async fn the_dashboard_logs_in_to_the_bridge_over_wss() -> Result<()> {
     .await?;
     bridge.stop().await;
     std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Debian's Mosquitto 2.0.11 is built without WebSocket support, so the
+/// dashboard meets a third-party WebSocket listener in Aedes (a Node broker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_connects_subscribes_and_charts_on_a_third_party_websocket_broker(
+) -> Result<()> {
+    let aedes = Aedes::start().await?;
+    let server = DistServer::start(
+        workspace_root().join("dist"),
+        aedes.ws,
+        ProxyMode::Transparent,
+    )
+    .await?;
+    let b = Browser::start(1280, 800).await?;
+    let broker = format!("ws://{}/mqtt", aedes.ws);
+    b.client
+        .goto(&format!("{}?broker={broker}", server.url()))
+        .await?;
+    wait_state(&b, "connected").await?;
+    b.wait_for_text_containing(".status-url", &broker, WAIT)
+        .await?;
+    b.wait_for_text(
+        r##".sub-item[data-filter="#"] .sub-status"##,
+        "granted QoS 0",
+        WAIT,
+    )
+    .await?;
+    let cell = r#"[data-device="aedes"][data-metric="temperature"]"#;
+    eventually(WAIT, "a reading from Aedes", || async {
+        mosquitto_pub(
+            aedes.tcp,
+            &["-t", "sensors/aedes/temperature", "-m", "18.5"],
+        )
+        .await
+        .ok()?;
+        (b.text(cell).await.as_deref() == Some("18.5")).then_some(())
+    })
+    .await?;
+    eventually(WAIT, "the reading on the chart", || async {
+        b.series_pixels((0, 114, 178)).await.ok().filter(|&n| n > 0)
+    })
+    .await?;
     Ok(())
 }

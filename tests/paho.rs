@@ -14,13 +14,7 @@ use tokio::process::{ChildStdout, Command};
 const WAIT: Duration = Duration::from_secs(15);
 
 fn python() -> PathBuf {
-    let tools = std::env::var_os("MQTT_DASHBOARD_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/mqtt-dashboard-tools")
-        });
-    tools.join("venv/bin/python")
+    e2e::tools_dir().join("venv/bin/python")
 }
 
 /// Starts tests/paho/client.py with `args`; its JSON lines come back in order.

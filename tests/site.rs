@@ -82,6 +82,11 @@ async fn the_bridge_alone_serves_the_dashboard_mqtt_and_metrics() -> Result<()> 
         (b.text(cell).await.as_deref() == Some("19.5")).then_some(())
     })
     .await?;
+    // ... and charted: the first device's colour (theme::SERIES[0]) is drawn.
+    eventually(WAIT, "the reading on the chart", || async {
+        b.series_pixels((0, 114, 178)).await.ok().filter(|&n| n > 0)
+    })
+    .await?;
 
     let after = parse_metrics(&get(http, "/metrics").await?.1)?;
     let moved = |name: &str| after[name] > before[name];

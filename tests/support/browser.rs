@@ -177,6 +177,21 @@ impl Browser {
     }
 
     /// The dashboard's link: `connecting`, `connected` or `reconnecting`.
+    /// Pixels of the colour `rgb` on the temperature chart's canvas.
+    pub async fn series_pixels(&self, rgb: (u8, u8, u8)) -> Result<u64> {
+        let script = format!(
+            r#"const c = document.querySelector('[data-chart="temperature"] canvas');
+               const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+               let n = 0;
+               for (let i = 0; i < d.length; i += 4) {{
+                 if (Math.abs(d[i] - {}) < 8 && Math.abs(d[i+1] - {}) < 8 && Math.abs(d[i+2] - {}) < 8) n++;
+               }}
+               return n;"#,
+            rgb.0, rgb.1, rgb.2
+        );
+        Ok(self.execute(&script).await?.as_u64().unwrap_or(0))
+    }
+
     pub async fn link_state(&self) -> Option<String> {
         let state = self
             .execute("return document.querySelector('.status')?.dataset.state")

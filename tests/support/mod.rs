@@ -47,6 +47,16 @@ pub fn free_port() -> u16 {
         .expect("bind port 0")
 }
 
+/// Where `make test` installs its tools (paho's virtualenv, npm packages).
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("MQTT_DASHBOARD_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/mqtt-dashboard-tools")
+        })
+}
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

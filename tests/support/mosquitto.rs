@@ -246,3 +246,40 @@ impl Drop for PlainMosquitto {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Aedes (a Node MQTT broker) with MQTT/TCP and a WebSocket listener at
+/// `/mqtt`: a third-party WebSocket broker, since Debian's Mosquitto has none.
+pub struct Aedes {
+    pub tcp: SocketAddr,
+    pub ws: SocketAddr,
+    _process: ChildGuard,
+}
+
+impl Aedes {
+    pub async fn start() -> Result<Aedes> {
+        let (tcp_port, ws_port) = (free_port(), free_port());
+        let script = super::workspace_root().join("tests/support/aedes.mjs");
+        let mut process = ChildGuard::spawn(
+            Command::new("node")
+                .arg(script)
+                .arg(super::tools_dir())
+                .args([tcp_port.to_string(), ws_port.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .context("node (make test installs aedes with npm)")?;
+        let out = process.0.stdout.take().context("stdout")?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(out));
+        let first = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
+            .await
+            .context("aedes to start")??;
+        if first.as_deref() != Some("listening") {
+            bail!("aedes did not start: {first:?}");
+        }
+        Ok(Aedes {
+            tcp: format!("127.0.0.1:{tcp_port}").parse()?,
+            ws: format!("127.0.0.1:{ws_port}").parse()?,
+            _process: process,
+        })
+    }
+}
