@@ -290,3 +290,44 @@ fn missing_or_mismatched_tls_files_stop_the_start() {
     let mismatched = run(&["--tls-cert", &cert, "--tls-key", &ca_key]);
     assert!(mismatched.contains("certificate and key"), "{mismatched}");
 }
+
+#[tokio::test]
+async fn an_upstream_link_over_mqtts_checks_the_certificate_against_its_ca_file() {
+    let pki = Pki::new("upstream");
+    let cloud = start(&pki, false).await;
+    let tls = cloud.tls.expect("tls listener");
+    let (mut watcher, _) = MqttClient::connect(cloud.tcp, "cloud-watcher", true).await;
+    watcher.subscribe(1, "site-a/#", QoS::AtLeastOnce).await;
+    let link = |ca: &str| {
+        format!(
+            "sys_interval = 0\n[[upstream]]\nname = \"cloud\"\naddress = \"mqtts://localhost:{}\"\nca_file = \"{ca}\"\n\
+             [[upstream.topics]]\npattern = \"sensors/#\"\ndirection = \"out\"\nqos = 1\nremote_prefix = \"site-a/\"\n",
+            tls.port()
+        )
+    };
+    // Trusting another CA, the link never comes up: nothing arrives.
+    let other = Pki::new("upstream-other");
+    let wrong = RunningBridge::start_with_config(&link(&other.path("ca.pem"))).await;
+    let (mut device, _) = MqttClient::connect(wrong.tcp, "device", true).await;
+    device
+        .publish("sensors/t", b"untrusted", QoS::AtLeastOnce, 1)
+        .await;
+    assert!(watcher
+        .next_within(std::time::Duration::from_secs(2))
+        .await
+        .is_none());
+    wrong.stop().await;
+
+    let site = RunningBridge::start_with_config(&link(&pki.path("ca.pem"))).await;
+    let (mut device, _) = MqttClient::connect(site.tcp, "device", true).await;
+    device
+        .publish("sensors/t", b"21.5", QoS::AtLeastOnce, 1)
+        .await;
+    let got = next_publish(&mut watcher).await;
+    assert_eq!(
+        (got.topic(), got.payload()),
+        ("site-a/sensors/t", &b"21.5"[..])
+    );
+    site.stop().await;
+    cloud.stop().await;
+}
