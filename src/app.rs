@@ -225,6 +225,22 @@ pub fn App() -> impl IntoView {
     stores
         .rules
         .set(profiles.with_untracked(|p| RuleBook::from_specs(&p.active_rules())));
+    stores.charts.update(|charts| {
+        for spec in profiles.with_untracked(Profiles::active_charts) {
+            // A saved chart this version cannot draw is left out, not fatal.
+            let _ = charts.add(spec);
+        }
+    });
+    // The charts' specs change rarely; their data every frame: saving follows
+    // the specs alone.
+    let chart_specs = Memo::new(move |_| stores.charts.with(CustomCharts::specs));
+    Effect::new(move |previous: Option<()>| {
+        let specs = chart_specs.get();
+        if previous.is_some() {
+            profiles.update(|p| p.set_active_charts(specs));
+            storage::save_profiles(&profiles.get_untracked());
+        }
+    });
     let settings = profiles.with_untracked(Profiles::active_settings);
     broker.connect(broker_url_for(&settings), &settings);
     let panel_open = RwSignal::new(false);

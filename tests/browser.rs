@@ -19,7 +19,7 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
     // The first device's colour (theme::SERIES[0]) is on no empty chart.
     let device_colour = (0, 114, 178);
     assert_eq!(
-        browser.series_pixels(device_colour).await?,
+        browser.series_pixels("temperature", device_colour).await?,
         0,
         "empty chart has no series"
     );
@@ -30,7 +30,7 @@ async fn reading_reaches_the_chart_and_the_page_survives_a_bridge_restart() -> R
     browser.wait_for_text(TEMPERATURE_E2E, "23.5", WAIT).await?;
     let drawn = eventually(WAIT, "the series to be drawn", || async {
         browser
-            .series_pixels(device_colour)
+            .series_pixels("temperature", device_colour)
             .await
             .ok()
             .filter(|&n| n > 20)

@@ -247,7 +247,10 @@ async fn the_dashboard_connects_subscribes_and_charts_on_a_third_party_websocket
     })
     .await?;
     eventually(WAIT, "the reading on the chart", || async {
-        b.series_pixels((0, 114, 178)).await.ok().filter(|&n| n > 0)
+        b.series_pixels("temperature", (0, 114, 178))
+            .await
+            .ok()
+            .filter(|&n| n > 0)
     })
     .await?;
     Ok(())

@@ -410,20 +410,6 @@ async fn a_device_goes_offline_by_its_last_will_and_comes_back() -> Result<()> {
     d.close().await
 }
 
-/// Pixels of the first series colour (theme::SERIES[0]) on a chart's canvas.
-async fn series_pixels(d: &Dashboard, chart: &str) -> Result<u64> {
-    let script = format!(
-        r#"const c = document.querySelector('[data-chart="{chart}"] canvas');
-           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-           let n = 0;
-           for (let i = 0; i < d.length; i += 4) {{
-             if (Math.abs(d[i] - 0) < 8 && Math.abs(d[i+1] - 114) < 8 && Math.abs(d[i+2] - 178) < 8) n++;
-           }}
-           return n;"#
-    );
-    Ok(d.browser.execute(&script).await?.as_u64().unwrap_or(0))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_field_is_charted_with_stats_crosshair_windows_and_pause() -> Result<()> {
     let d = open().await?;
@@ -452,7 +438,10 @@ async fn a_json_field_is_charted_with_stats_crosshair_windows_and_pause() -> Res
         .await?;
     assert!(text.contains("lab/env\n23"), "latest value: {text}");
     let drawn = eventually(WAIT, "the line to be drawn", || async {
-        series_pixels(&d, "custom-1").await.ok().filter(|&n| n > 20)
+        b.series_pixels("custom-1", (0, 114, 178))
+            .await
+            .ok()
+            .filter(|&n| n > 20)
     })
     .await?;
     assert!(drawn > 20);
@@ -521,6 +510,24 @@ async fn a_json_field_is_charted_with_stats_crosshair_windows_and_pause() -> Res
             .await
             .is_none()
             .then_some(())
+    })
+    .await?;
+
+    // Saved with the profile: after a reload the chart that stayed is back
+    // (the removed one is not), and it charts new readings.
+    b.client.refresh().await?;
+    b.wait_for_text_containing(r#"[data-chart="custom-1"] h2"#, "lab/env → data.temp", WAIT)
+        .await?;
+    assert!(b.text(r#"[data-chart="custom-2"]"#).await.is_none());
+    d.wait_connected().await?;
+    eventually(WAIT, "a reading after the reload", || async {
+        mosquitto_pub(
+            d.bridge.tcp,
+            &["-t", "lab/env", "-m", r#"{"data":{"temp":30}}"#],
+        )
+        .await
+        .ok()?;
+        b.text(legend).await.filter(|t| t.contains("max 30"))
     })
     .await?;
     d.close().await

@@ -84,7 +84,10 @@ async fn the_bridge_alone_serves_the_dashboard_mqtt_and_metrics() -> Result<()> 
     .await?;
     // ... and charted: the first device's colour (theme::SERIES[0]) is drawn.
     eventually(WAIT, "the reading on the chart", || async {
-        b.series_pixels((0, 114, 178)).await.ok().filter(|&n| n > 0)
+        b.series_pixels("temperature", (0, 114, 178))
+            .await
+            .ok()
+            .filter(|&n| n > 0)
     })
     .await?;
 

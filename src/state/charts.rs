@@ -5,6 +5,7 @@ use super::payload::number_at;
 use super::series::TimeSeries;
 use super::subscriptions::filter_problem;
 use mqtt_proto::topic::filter_matches;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Samples kept per line of a custom chart.
@@ -67,8 +68,9 @@ pub fn ago_label(seconds_before: f64, span_seconds: f64) -> String {
     }
 }
 
-/// What a custom chart plots.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a custom chart plots (saved with the connection profile).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChartSpec {
     /// A topic or a filter with `+`/`#`: one line per matching topic.
     pub filter: String,
@@ -142,6 +144,11 @@ impl CustomCharts {
 
     pub fn get(&self, id: u32) -> Option<&CustomChart> {
         self.charts.iter().find(|c| c.id == id)
+    }
+
+    /// What each chart plots, in the order they were added.
+    pub fn specs(&self) -> Vec<ChartSpec> {
+        self.charts.iter().map(|c| c.spec.clone()).collect()
     }
 
     pub fn ids(&self) -> Vec<u32> {

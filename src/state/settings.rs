@@ -85,6 +85,8 @@ pub struct Profile {
     pub settings: ConnectionSettings,
     /// The rules and alerts used with this connection.
     pub rules: Vec<super::rules::RuleSpec>,
+    /// The custom charts on the page with this connection.
+    pub charts: Vec<super::charts::ChartSpec>,
 }
 
 /// Saved connection profiles and which one the page uses.
@@ -158,12 +160,15 @@ impl Profiles {
         match self.list.iter_mut().find(|p| p.name == name) {
             Some(p) => p.settings = settings,
             None => {
-                // A new profile starts with the rules of the one it came from.
+                // A new profile starts with the rules and charts of the one
+                // it came from.
                 let rules = self.active_rules();
+                let charts = self.active_charts();
                 self.list.push(Profile {
                     name: name.to_owned(),
                     settings,
                     rules,
+                    charts,
                 })
             }
         }
@@ -182,6 +187,20 @@ impl Profiles {
         let active = self.active.clone();
         if let Some(p) = self.list.iter_mut().find(|p| p.name == active) {
             p.rules = rules;
+        }
+    }
+
+    pub fn active_charts(&self) -> Vec<super::charts::ChartSpec> {
+        self.get(&self.active)
+            .map(|p| p.charts.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the active profile's custom charts.
+    pub fn set_active_charts(&mut self, charts: Vec<super::charts::ChartSpec>) {
+        let active = self.active.clone();
+        if let Some(p) = self.list.iter_mut().find(|p| p.name == active) {
+            p.charts = charts;
         }
     }
 
@@ -239,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn rules_are_saved_with_the_profile() {
+    fn rules_and_charts_are_saved_with_the_profile() {
         let mut profiles = Profiles::default();
         let hot = super::super::rules::RuleSpec {
             name: "Hot".into(),
@@ -247,7 +266,13 @@ mod tests {
             condition: "temperature > 30".into(),
             notify: true,
         };
+        let flow = super::super::charts::ChartSpec {
+            filter: "plant/+/flow".into(),
+            field: "data.rate".into(),
+            unit: "l/min".into(),
+        };
         profiles.set_active_rules(vec![hot.clone()]);
+        profiles.set_active_charts(vec![flow.clone()]);
         profiles
             .save("Copy", ConnectionSettings::default())
             .expect("valid");
@@ -257,6 +282,18 @@ mod tests {
             restored.get(DEFAULT_PROFILE).map(|p| p.rules.clone()),
             Some(vec![hot])
         );
+        assert_eq!(
+            restored.active_charts(),
+            [flow.clone()],
+            "a new profile starts with them"
+        );
+        assert_eq!(
+            restored.get(DEFAULT_PROFILE).map(|p| p.charts.clone()),
+            Some(vec![flow])
+        );
+        // Profiles saved before charts were read as having none.
+        let old = Profiles::from_json(r#"{"active":"A","list":[{"name":"A","rules":[]}]}"#);
+        assert!(old.active_charts().is_empty());
     }
 
     #[test]

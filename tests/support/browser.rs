@@ -177,10 +177,11 @@ impl Browser {
     }
 
     /// The dashboard's link: `connecting`, `connected` or `reconnecting`.
-    /// Pixels of the colour `rgb` on the temperature chart's canvas.
-    pub async fn series_pixels(&self, rgb: (u8, u8, u8)) -> Result<u64> {
+    /// Pixels of the colour `rgb` on the canvas of the chart `chart`
+    /// (`temperature`, `moisture`, `custom-1`, ...).
+    pub async fn series_pixels(&self, chart: &str, rgb: (u8, u8, u8)) -> Result<u64> {
         let script = format!(
-            r#"const c = document.querySelector('[data-chart="temperature"] canvas');
+            r#"const c = document.querySelector('[data-chart="{chart}"] canvas');
                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                let n = 0;
                for (let i = 0; i < d.length; i += 4) {{
