@@ -91,6 +91,30 @@ async fn the_bridge_alone_serves_the_dashboard_mqtt_and_metrics() -> Result<()> 
     })
     .await?;
 
+    // The wasm goes gzipped to a client that accepts it, a third of its size.
+    let wasm = std::fs::read_dir(workspace_root().join("dist"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .context("a wasm file in dist")?;
+    let name = wasm.file_name().and_then(|n| n.to_str()).context("name")?;
+    let mut stream = tokio::net::TcpStream::connect(http).await?;
+    stream
+        .write_all(format!("GET /{name} HTTP/1.1\r\nAccept-Encoding: gzip, br\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("a head")?;
+    let head = String::from_utf8_lossy(&response[..split]).to_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    let gzipped = response.len() - split - 4;
+    let original = std::fs::metadata(&wasm)?.len() as usize;
+    assert!(gzipped * 2 < original, "{gzipped} of {original} bytes");
+
     let after = parse_metrics(&get(http, "/metrics").await?.1)?;
     let moved = |name: &str| after[name] > before[name];
     assert!(moved("bridge_publish_received_total"), "{after:?}");

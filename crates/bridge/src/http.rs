@@ -5,11 +5,17 @@
 //! The request head is peeked, not read: a WebSocket upgrade for `/mqtt`
 //! goes to the WebSocket listener's code with the socket untouched, and
 //! anything else is a plain HTTP/1.1 request answered with `Connection: close`.
+//! Text and wasm files go gzipped to browsers that accept it (the wasm is a
+//! third of its size), compressed once per file version and kept.
 
 use crate::listener::{self, Shared};
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::SystemTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,10 +25,50 @@ const MAX_HEAD: usize = 8 * 1024;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the HTTP port serves besides MQTT.
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub struct Site {
     /// The dashboard's files (trunk's `dist/`).
     pub root: PathBuf,
+    gzipped: Mutex<HashMap<PathBuf, Gzipped>>,
+}
+
+/// A file's gzipped bytes, with the modification time they were made from.
+type Gzipped = (SystemTime, Arc<Vec<u8>>);
+
+impl Site {
+    pub fn new(root: PathBuf) -> Site {
+        Site {
+            root,
+            gzipped: Mutex::default(),
+        }
+    }
+
+    /// The file's gzipped bytes, made on first request and again when it changes.
+    async fn gzipped(&self, path: &Path, body: &[u8]) -> Arc<Vec<u8>> {
+        let modified = tokio::fs::metadata(path)
+            .await
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let cached = self
+            .gzipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned();
+        if let Some((_, gz)) = cached.filter(|(at, _)| *at == modified) {
+            return gz;
+        }
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gz = match encoder.write_all(body).and_then(|()| encoder.finish()) {
+            Ok(gz) => Arc::new(gz),
+            Err(_) => return Arc::new(body.to_vec()),
+        };
+        self.gzipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_owned(), (modified, gz.clone()));
+        gz
+    }
 }
 
 /// One request head, as far as routing needs it.
@@ -31,6 +77,8 @@ pub struct Head {
     pub method: String,
     pub path: String,
     pub websocket: bool,
+    /// The client accepts `Content-Encoding: gzip`.
+    pub gzip: bool,
     /// Bytes the head takes, to consume it for a plain request.
     pub len: usize,
 }
@@ -41,15 +89,19 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, &'static str> {
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(buf) {
         Ok(httparse::Status::Complete(len)) => {
-            let websocket = request.headers.iter().any(|h| {
-                h.name.eq_ignore_ascii_case("upgrade")
-                    && std::str::from_utf8(h.value)
-                        .is_ok_and(|v| v.eq_ignore_ascii_case("websocket"))
-            });
+            let has = |name: &str, wanted: &dyn Fn(&str) -> bool| {
+                request.headers.iter().any(|h| {
+                    h.name.eq_ignore_ascii_case(name)
+                        && std::str::from_utf8(h.value).is_ok_and(wanted)
+                })
+            };
+            let websocket = has("upgrade", &|v| v.eq_ignore_ascii_case("websocket"));
+            let gzip = has("accept-encoding", &|v| v.contains("gzip"));
             Ok(Some(Head {
                 method: request.method.unwrap_or("").to_owned(),
                 path: request.path.unwrap_or("/").to_owned(),
                 websocket,
+                gzip,
                 len,
             }))
         }
@@ -65,7 +117,7 @@ pub async fn serve(stream: TcpStream, peer: String, shared: Shared, site: &Site)
         Ok(Ok(head)) => head,
         Ok(Err(why)) => {
             tracing::debug!(%peer, why, "bad HTTP request");
-            return respond(stream, 400, "text/plain", why.as_bytes().to_vec()).await;
+            return respond(stream, 400, "text/plain", why.as_bytes(), false).await;
         }
         Err(_) => return,
     };
@@ -79,27 +131,36 @@ pub async fn serve(stream: TcpStream, peer: String, shared: Shared, site: &Site)
         return;
     }
     if head.method != "GET" && head.method != "HEAD" {
-        return respond(stream, 405, "text/plain", b"GET only\n".to_vec()).await;
+        return respond(stream, 405, "text/plain", b"GET only\n", false).await;
     }
     let path = head.path.split(['?', '#']).next().unwrap_or("/");
-    let (status, kind, body) = match path {
-        "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+    let text = |body: &[u8]| Arc::new(body.to_vec());
+    let (status, kind, body, gzipped) = match path {
+        "/healthz" => (200, "text/plain", text(b"ok\n"), false),
         "/metrics" => (
             200,
             "text/plain; version=0.0.4",
-            metrics(&shared).into_bytes(),
+            text(metrics(&shared).as_bytes()),
+            false,
         ),
         _ => match file(&site.root, path).await {
-            Some((kind, body)) => (200, kind, body),
-            None => (404, "text/plain", b"not found\n".to_vec()),
+            Some((full, kind, body)) if head.gzip && compressible(kind) => {
+                (200, kind, site.gzipped(&full, &body).await, true)
+            }
+            Some((_, kind, body)) => (200, kind, Arc::new(body), false),
+            None => (404, "text/plain", text(b"not found\n"), false),
         },
     };
-    let body = if head.method == "HEAD" {
-        Vec::new()
-    } else {
-        body
-    };
-    respond(stream, status, kind, body).await;
+    let body: &[u8] = if head.method == "HEAD" { &[] } else { &body };
+    respond(stream, status, kind, body, gzipped).await;
+}
+
+/// Worth gzipping: text and wasm, not images already compressed.
+fn compressible(kind: &str) -> bool {
+    !matches!(
+        kind,
+        "image/png" | "image/x-icon" | "application/octet-stream"
+    )
 }
 
 /// Waits until the whole request head has arrived, without consuming it.
@@ -124,25 +185,30 @@ async fn peek_head(stream: &TcpStream) -> Result<Head, &'static str> {
     }
 }
 
-async fn respond(mut stream: TcpStream, status: u16, kind: &str, body: Vec<u8>) {
+async fn respond(mut stream: TcpStream, status: u16, kind: &str, body: &[u8], gzipped: bool) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
         _ => "Method Not Allowed",
     };
+    let encoding = if gzipped {
+        "content-encoding: gzip\r\n"
+    } else {
+        ""
+    };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n{encoding}vary: accept-encoding\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(&body).await;
+    let _ = stream.write_all(body).await;
     let _ = stream.shutdown().await;
 }
 
 /// A file under `root` for a request path (`/` is `index.html`); never
 /// outside it.
-async fn file(root: &Path, path: &str) -> Option<(&'static str, Vec<u8>)> {
+async fn file(root: &Path, path: &str) -> Option<(PathBuf, &'static str, Vec<u8>)> {
     let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() {
         "index.html"
@@ -158,7 +224,7 @@ async fn file(root: &Path, path: &str) -> Option<(&'static str, Vec<u8>)> {
     }
     let full = root.join(relative);
     let body = tokio::fs::read(&full).await.ok()?;
-    Some((content_type(&full), body))
+    Some((full.clone(), content_type(&full), body))
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -326,11 +392,11 @@ mod tests {
         std::fs::write(root.join("index.html"), "<html>").expect("write");
         std::fs::write(root.join("assets/app.wasm"), [0, 97, 115, 109]).expect("write");
         assert_eq!(
-            file(&root, "/").await.map(|f| f.0),
+            file(&root, "/").await.map(|f| f.1),
             Some("text/html; charset=utf-8")
         );
         assert_eq!(
-            file(&root, "/assets/app.wasm").await.map(|f| f.0),
+            file(&root, "/assets/app.wasm").await.map(|f| f.1),
             Some("application/wasm")
         );
         for escape in [

@@ -361,9 +361,7 @@ impl Bridge {
         tasks.spawn(listener::accept_tcp(self.tcp, shared.clone(), None));
         tasks.spawn(listener::accept_ws(self.ws, shared.clone(), None));
         if let Some(http) = self.http {
-            let site = Arc::new(http::Site {
-                root: self.config.dashboard_dir.clone(),
-            });
+            let site = Arc::new(http::Site::new(self.config.dashboard_dir.clone()));
             tasks.spawn(listener::accept_http(http, shared.clone(), site));
         }
         if let Some(tls) = self.tls {
