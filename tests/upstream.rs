@@ -260,3 +260,27 @@ async fn a_bridge_restarted_while_upstream_is_down_still_delivers_its_queue() ->
     std::fs::remove_dir_all(&data).ok();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_upstream_is_down_only_qos_1_waits_so_readings_cannot_crowd_it_out() -> Result<()> {
+    let mut mosquitto = PlainMosquitto::start().await?;
+    let (guard, lines) = upstream_sub(mosquitto.tcp, "site-a/sensors/#")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop((guard, lines));
+    mosquitto.stop().await?;
+    let upstream = mosquitto.tcp;
+    let bridge = TestBridge::start_configured(move |c| {
+        c.upstreams = vec![link(upstream, 4)];
+        c.outbound_queue = 5;
+    })
+    .await?;
+    for i in 0..10 {
+        mosquitto_pub(bridge.tcp, &["-t", &format!("sensors/r/{i}"), "-m", "qos0"]).await?;
+    }
+    publish_numbered(&bridge, 0..3).await?;
+    mosquitto.restart().await?;
+    let (_guard, mut lines) = upstream_sub(mosquitto.tcp, "site-a/sensors/#")?;
+    expect_numbered(&mut lines, 3).await?;
+    bridge.stop().await;
+    Ok(())
+}

@@ -443,6 +443,24 @@ impl Router {
             .map_or(0, |e| e.outbound.len())
     }
 
+    /// Marks a session served or not without a connection ending (an
+    /// upstream link going up or down): an offline session is queued only
+    /// QoS 1/2 messages.
+    pub fn set_online(&self, key: SessionKey, online: bool) {
+        if let Some(entry) = self.lock().sessions.get_mut(&key) {
+            entry.online = online;
+        }
+    }
+
+    /// The filters a session subscribes to.
+    pub fn filters_of(&self, key: SessionKey) -> Vec<String> {
+        self.lock()
+            .sessions
+            .get(&key)
+            .map(|e| e.filters.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// How many subscriptions a session holds.
     pub fn subscriptions_of(&self, key: SessionKey) -> usize {
         self.lock()

@@ -78,6 +78,21 @@ impl Link {
     /// (resuming the stored one, with its queue, after a restart).
     pub fn register(router: &Router, config: UpstreamConfig) -> Link {
         let registration = router.register(&session_id(&config.name), false, SessionExpiry::Never);
+        // Down until it connects: only QoS 1/2 wait for it, so a stream of
+        // QoS 0 readings cannot push them out of the bounded queue.
+        router.set_online(registration.key, false);
+        // A stored session may subscribe to what the configuration no longer forwards.
+        let wanted: Vec<String> = config
+            .topics
+            .iter()
+            .filter(|r| r.direction.outward())
+            .map(|r| r.local_filter())
+            .collect();
+        for filter in router.filters_of(registration.key) {
+            if !wanted.contains(&filter) {
+                router.unsubscribe(registration.key, &filter);
+            }
+        }
         for rule in config.topics.iter().filter(|r| r.direction.outward()) {
             let options = SubOptions {
                 qos: rule.qos(),
@@ -195,6 +210,7 @@ pub async fn run(link: Link, router: Arc<Router>, shutdown: CancellationToken) {
         let connected_at = Instant::now();
         let end = forwarder.serve(stream, &mut state, &shutdown).await;
         stats.connected.store(false, Ordering::Relaxed);
+        router.set_online(key, false);
         outage_logged = true;
         tracing::warn!(
             link = config.name,
@@ -299,6 +315,7 @@ impl Forwarder<'_> {
         match event {
             Event::Connected { session_present } => {
                 self.stats.connected.store(true, Ordering::Relaxed);
+                self.router.set_online(self.key, true);
                 tracing::info!(
                     link = self.config.name,
                     upstream = self.config.address,
