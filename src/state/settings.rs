@@ -284,7 +284,7 @@ mod tests {
         );
         assert_eq!(
             restored.active_charts(),
-            [flow.clone()],
+            std::slice::from_ref(&flow),
             "a new profile starts with them"
         );
         assert_eq!(
