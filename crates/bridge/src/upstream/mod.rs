@@ -51,7 +51,7 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// QoS 1/2 messages upstream may have unacknowledged.
-const WINDOW: usize = 64;
+const WINDOW: usize = 256;
 /// Messages remembered to recognise their echo on a 3.1.1 link.
 const ECHOES: usize = 1024;
 
