@@ -36,6 +36,10 @@ use tokio::sync::watch;
 pub const FILE_NAME: &str = "bridge.redb";
 /// Changes waiting for a timed commit beyond which acknowledgements wait too.
 pub const BACKLOG: usize = 65_536;
+/// Changes pending beyond which a timed writer commits without waiting for
+/// its timer: sleeping through a backlog would cap throughput at what one
+/// interval holds.
+const EARLY_COMMIT: usize = BACKLOG / 4;
 /// Bumped when a layout in [`record`] changes.
 const FORMAT: u64 = 1;
 
@@ -252,8 +256,15 @@ impl Store {
         let mut pending = self.pending();
         pending.ops.push(op);
         pending.pushed += 1;
+        let waiting = pending.ops.len();
         drop(pending);
-        if self.inner.sync == SyncPolicy::EveryAck {
+        self.wake_writer(waiting);
+    }
+
+    /// Wakes the writer when a commit is due: at once for `EveryAck`, when
+    /// the backlog is large for a timer.
+    fn wake_writer(&self, waiting: usize) {
+        if self.inner.sync == SyncPolicy::EveryAck || waiting == EARLY_COMMIT {
             self.inner.wake.notify_one();
         }
     }
@@ -338,8 +349,12 @@ impl Batch<'_> {
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        if self.pushed && self.store.inner.sync == SyncPolicy::EveryAck {
-            self.store.inner.wake.notify_one();
+        if self.pushed {
+            let waiting = self.pending.ops.len();
+            // A batch may step over the exact threshold.
+            let due = waiting >= EARLY_COMMIT;
+            self.store
+                .wake_writer(if due { EARLY_COMMIT } else { waiting });
         }
     }
 }
@@ -411,7 +426,7 @@ fn write_loop(db: Database, inner: &Inner) {
                 }
                 SyncPolicy::Every(interval) => {
                     let deadline = Instant::now() + interval;
-                    while !pending.closing {
+                    while !pending.closing && pending.ops.len() < EARLY_COMMIT {
                         let left = deadline.saturating_duration_since(Instant::now());
                         if left.is_zero() {
                             break;
@@ -448,6 +463,23 @@ fn write_loop(db: Database, inner: &Inner) {
 /// Applies `ops` in order in one durable transaction.
 fn apply(db: &Database, ops: Vec<Op>) -> Result<(), redb::Error> {
     let (now, wall) = (Instant::now(), SystemTime::now());
+    // A message routed and acknowledged within one batch never touches the
+    // disk: its Enqueue, Stage and Done cancel out (the common case when
+    // subscribers keep up).
+    let enqueued: std::collections::HashSet<(SessionKey, u64)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Enqueue { key, seq, .. } => Some((*key, *seq)),
+            _ => None,
+        })
+        .collect();
+    let settled: std::collections::HashSet<(SessionKey, u64)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Done { key, seq } if enqueued.contains(&(*key, *seq)) => Some((*key, *seq)),
+            _ => None,
+        })
+        .collect();
     let mut tx = db.begin_write()?;
     tx.set_durability(Durability::Immediate);
     {
@@ -458,6 +490,15 @@ fn apply(db: &Database, ops: Vec<Op>) -> Result<(), redb::Error> {
         let mut stages = tx.open_table(STAGES)?;
         let mut incoming = tx.open_table(INCOMING_QOS2)?;
         for op in ops {
+            let cancelled = match &op {
+                Op::Enqueue { key, seq, .. }
+                | Op::Stage { key, seq, .. }
+                | Op::Done { key, seq } => settled.contains(&(*key, *seq)),
+                _ => false,
+            };
+            if cancelled {
+                continue;
+            }
             match op {
                 Op::Retain { topic, message } => match message {
                     Some((publish, expires_at)) => {
@@ -524,4 +565,71 @@ fn apply(db: &Database, ops: Vec<Op>) -> Result<(), redb::Error> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(topic: &str) -> Publish {
+        let mut p = Publish::new(topic, &b"x"[..]);
+        p.qos = mqtt_proto::QoS::AtLeastOnce;
+        p
+    }
+
+    fn enqueue(key: SessionKey, seq: u64, topic: &str) -> Op {
+        Op::Enqueue {
+            key,
+            seq,
+            publish: message(topic),
+            expires_at: None,
+        }
+    }
+
+    fn session(key: SessionKey, id: &str) -> Op {
+        Op::Session {
+            key,
+            record: SessionRecord {
+                client_id: id.into(),
+                expiry: crate::handshake::SessionExpiry::Never,
+                disconnected_ms: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn what_is_acknowledged_in_the_same_batch_never_reaches_the_disk_and_the_rest_does() {
+        let dir = std::env::temp_dir().join(format!("bridge-store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (store, snapshot) = Store::open(&dir, SyncPolicy::EveryAck).expect("opens");
+        assert!(snapshot.sessions.is_empty());
+        {
+            let mut batch = store.batch();
+            batch.push(session(7, "sub"));
+            batch.push(enqueue(7, 1, "t/settled"));
+            batch.push(enqueue(7, 2, "t/kept"));
+            batch.push(enqueue(7, 3, "t/done-later"));
+            batch.push(Op::Done { key: 7, seq: 1 });
+        }
+        let ticket = store.ticket();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        rt.block_on(store.durable(ticket)).expect("committed");
+        store.push(Op::Done { key: 7, seq: 3 });
+        store.close();
+
+        let (store, snapshot) = Store::open(&dir, SyncPolicy::EveryAck).expect("opens again");
+        store.close();
+        let [sub] = &snapshot.sessions[..] else {
+            panic!("one session: {:?}", snapshot.sessions);
+        };
+        let topics: Vec<&str> = sub.messages.iter().map(|m| m.publish.topic()).collect();
+        assert_eq!(topics, ["t/kept"]);
+        assert_eq!(
+            snapshot.max_seq, 2,
+            "sequence numbers continue past what is stored"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
