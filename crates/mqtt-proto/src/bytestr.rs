@@ -65,11 +65,46 @@ impl ByteStr {
 }
 
 fn check(bytes: &[u8]) -> Result<(), Error> {
+    // Nearly every MQTT string is ASCII: then it is valid UTF-8, and one
+    // pass eight bytes at a time finds any NUL too.
+    if !any_word(bytes, non_ascii_or_nul) {
+        return Ok(());
+    }
     core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
     if bytes.contains(&0) {
         return Err(Error::NullCharacter);
     }
     Ok(())
+}
+
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero exactly when some byte of `word` is zero (the classic bit trick).
+pub(crate) fn has_zero_byte(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGH
+}
+
+/// Non-zero if some byte of `word` is not ASCII or is NUL.
+pub(crate) fn non_ascii_or_nul(word: u64) -> u64 {
+    (word & HIGH) | has_zero_byte(word)
+}
+
+/// Whether `flag` is non-zero for any eight bytes of `bytes` (read as a
+/// little-endian word; the last, short word is padded with 'a's, which no
+/// flag here picks out).
+pub(crate) fn any_word(bytes: &[u8], flag: impl Fn(u64) -> u64) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        found |= flag(u64::from_le_bytes(word));
+    }
+    let mut tail = [b'a'; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    found |= flag(u64::from_le_bytes(tail));
+    found != 0
 }
 
 /// `bytes` (already checked) copied inline, if they fit.

@@ -24,18 +24,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), Error> {
 /// checked for a byte that is not ASCII, NUL, `+` or `#`; only a topic with
 /// one of those takes the slower, exact path to find which error it is.
 pub fn topic_name_from_bytes(bytes: &[u8]) -> Result<&str, Error> {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut suspect = 0u64;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        suspect |= suspect_bytes(u64::from_le_bytes(word));
-    }
-    // The tail is padded with harmless 'a's.
-    let mut tail = [b'a'; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    suspect |= suspect_bytes(u64::from_le_bytes(tail));
-    if suspect == 0 && !bytes.is_empty() {
+    if !crate::bytestr::any_word(bytes, suspect_bytes) && !bytes.is_empty() {
         // Only ASCII without NUL: valid UTF-8 and a valid topic name.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
     }
@@ -46,14 +35,10 @@ pub fn topic_name_from_bytes(bytes: &[u8]) -> Result<&str, Error> {
 
 /// Non-zero if any byte of `word` is at or above 0x80, NUL, `+` or `#`.
 fn suspect_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Non-zero exactly when some byte of `x` is zero (the classic bit trick).
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    (word & HIGH)
-        | has_zero(word)
-        | has_zero(word ^ (ONES * u64::from(b'+')))
-        | has_zero(word ^ (ONES * u64::from(b'#')))
+    use crate::bytestr::{has_zero_byte, ONES};
+    crate::bytestr::non_ascii_or_nul(word)
+        | has_zero_byte(word ^ (ONES * u64::from(b'+')))
+        | has_zero_byte(word ^ (ONES * u64::from(b'#')))
 }
 
 /// `(group, filter)` of a shared subscription `$share/<group>/<filter>`
@@ -84,14 +69,12 @@ fn validate_plain_filter(filter: &str) -> Result<(), Error> {
         return Err(Error::EmptyTopic);
     }
     let bytes = filter.as_bytes();
-    if bytes.contains(&0) {
-        return Err(Error::NullCharacter);
-    }
     // One pass over the bytes (this runs for every filter of every
-    // SUBSCRIBE): a wildcard must fill its level, and '#' must be last.
+    // SUBSCRIBE): no NUL, a wildcard must fill its level, '#' must be last.
     let mut level_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
+            0 => return Err(Error::NullCharacter),
             b'/' => level_start = i + 1,
             b'+' | b'#' => {
                 let level_end = i + 1 == bytes.len() || bytes[i + 1] == b'/';

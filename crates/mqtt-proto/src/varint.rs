@@ -1,7 +1,6 @@
 //! The variable byte integer MQTT uses for the remaining length (spec 2.2.3).
 
 use crate::Error;
-use bytes::BufMut;
 
 /// The largest value four bytes can hold.
 pub const MAX: usize = 268_435_455;
@@ -55,17 +54,6 @@ pub fn len(value: usize) -> usize {
     }
 }
 
-/// Writes `value`, which must not exceed [`MAX`].
-pub fn write(mut value: usize, buf: &mut impl BufMut) {
-    debug_assert!(value <= MAX);
-    // Byte by byte: a copy of one to four bytes would be a `memcpy` call.
-    while value >= 128 {
-        buf.put_u8((value % 128) as u8 | 0x80);
-        value /= 128;
-    }
-    buf.put_u8(value as u8);
-}
-
 /// `value` (at most [`MAX`]) encoded, as the bytes of a little-endian word,
 /// and how many of them it takes: for writers that assemble a header in a
 /// register rather than byte by byte in memory.
@@ -86,7 +74,6 @@ pub fn encode_word(mut value: usize) -> (u32, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec::Vec;
 
     // Boundary values from the table in MQTT 3.1.1 section 2.2.3.
     const TABLE: &[(usize, &[u8])] = &[
@@ -104,9 +91,6 @@ mod tests {
     fn spec_table_decodes_and_encodes() {
         for &(value, bytes) in TABLE {
             assert_eq!(read(bytes), Ok(Some((value, bytes.len()))), "{value}");
-            let mut out = Vec::new();
-            write(value, &mut out);
-            assert_eq!(out, bytes, "{value}");
             let (word, n) = encode_word(value);
             assert_eq!(&word.to_le_bytes()[..n], bytes, "{value}");
             assert_eq!(len(value), bytes.len());

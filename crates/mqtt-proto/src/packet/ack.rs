@@ -4,9 +4,8 @@
 
 use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
-use super::wire::Reader;
+use super::wire::{Reader, Writer};
 use crate::{Error, PacketType, ProtocolVersion};
-use bytes::{BufMut, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
@@ -38,14 +37,14 @@ impl Ack {
         self.reason == ReasonCode::Success && self.properties.is_empty()
     }
 
-    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
-        buf.put_u16(self.packet_id);
+    pub(super) fn write_body(&self, w: &mut Writer, version: ProtocolVersion) {
+        w.u16(self.packet_id);
         if !version.is_v5() || self.is_plain_success() {
             return;
         }
-        buf.put_u8(self.reason as u8);
+        w.u8(self.reason as u8);
         if !self.properties.is_empty() {
-            self.properties.write(buf);
+            self.properties.write(w);
         }
     }
 }

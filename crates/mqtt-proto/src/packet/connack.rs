@@ -3,9 +3,8 @@
 
 use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
-use super::wire::Reader;
+use super::wire::{Reader, Writer};
 use crate::{Error, PacketType, ProtocolVersion};
-use bytes::{BufMut, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnAck {
@@ -32,13 +31,13 @@ impl ConnAck {
         })
     }
 
-    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
-        buf.put_u8(u8::from(self.session_present));
+    pub(super) fn write_body(&self, w: &mut Writer, version: ProtocolVersion) {
+        w.u8(u8::from(self.session_present));
         if version.is_v5() {
-            buf.put_u8(self.code as u8);
-            self.properties.write(buf);
+            w.u8(self.code as u8);
+            self.properties.write(w);
         } else {
-            buf.put_u8(self.code.to_v3_connack());
+            w.u8(self.code.to_v3_connack());
         }
     }
 }

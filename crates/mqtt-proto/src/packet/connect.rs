@@ -2,9 +2,9 @@
 //! and 5.0 ("MQTT", level 5, with properties for the connection and the Will).
 
 use super::properties::{Properties, PropertyContext};
-use super::wire::{field_len, put_field, Reader};
+use super::wire::{field_len, Reader, Writer};
 use crate::{topic, ByteStr, Error, PacketType, QoS};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// The protocol a client speaks, from CONNECT's protocol name and level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -173,9 +173,9 @@ impl Connect {
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut BytesMut) {
-        put_field(buf, self.protocol.name());
-        buf.put_u8(self.protocol.level());
+    pub(super) fn write_body(&self, w: &mut Writer) {
+        w.field(self.protocol.name());
+        w.u8(self.protocol.level());
         let mut flags = 0;
         if self.clean_session {
             flags |= CLEAN_SESSION;
@@ -192,25 +192,25 @@ impl Connect {
         if self.password.is_some() {
             flags |= PASSWORD;
         }
-        buf.put_u8(flags);
-        buf.put_u16(self.keep_alive);
+        w.u8(flags);
+        w.u16(self.keep_alive);
         let v5 = self.protocol.is_v5();
         if v5 {
-            self.properties.write(buf);
+            self.properties.write(w);
         }
-        put_field(buf, self.client_id.as_bytes());
+        w.field(self.client_id.as_bytes());
         if let Some(will) = &self.will {
             if v5 {
-                will.properties.write(buf);
+                will.properties.write(w);
             }
-            put_field(buf, will.topic.as_bytes());
-            put_field(buf, &will.payload);
+            w.field(will.topic.as_bytes());
+            w.field(&will.payload);
         }
         if let Some(username) = &self.username {
-            put_field(buf, username.as_bytes());
+            w.field(username.as_bytes());
         }
         if let Some(password) = &self.password {
-            put_field(buf, password);
+            w.field(password);
         }
     }
 }

@@ -31,7 +31,7 @@ pub use unsubscribe::Unsubscribe;
 
 use crate::{varint, Error};
 use alloc::boxed::Box;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// The control packet type from the high nibble of the first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -243,23 +243,24 @@ impl Packet {
         let kind = self.packet_type();
         let v = version;
         let body_len = self.body_len(v)?;
-        buf.reserve(1 + varint::len(body_len) + body_len);
-        buf.put_u8(((kind as u8) << 4) | kind.required_flags());
-        varint::write(body_len, buf);
-        match self {
-            Packet::Connect(p) => p.write_body(buf),
-            Packet::ConnAck(p) => p.write_body(buf, v),
-            // Written whole above, header included.
-            Packet::Publish(_) => {}
-            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
-                p.write_body(buf, v)
+        wire::write_exact(buf, 1 + varint::len(body_len) + body_len, |w| {
+            w.u8(((kind as u8) << 4) | kind.required_flags());
+            w.varint(body_len);
+            match self {
+                Packet::Connect(p) => p.write_body(w),
+                Packet::ConnAck(p) => p.write_body(w, v),
+                // Written whole above, header included.
+                Packet::Publish(_) => {}
+                Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                    p.write_body(w, v)
+                }
+                Packet::Subscribe(p) => p.write_body(w, v),
+                Packet::SubAck(p) | Packet::UnsubAck(p) => p.write_body(w, kind, v),
+                Packet::Unsubscribe(p) => p.write_body(w, v),
+                Packet::PingReq | Packet::PingResp => {}
+                Packet::Disconnect(p) | Packet::Auth(p) => p.write_body(w, v),
             }
-            Packet::Subscribe(p) => p.write_body(buf, v),
-            Packet::SubAck(p) | Packet::UnsubAck(p) => p.write_body(buf, kind, v),
-            Packet::Unsubscribe(p) => p.write_body(buf, v),
-            Packet::PingReq | Packet::PingResp => {}
-            Packet::Disconnect(p) | Packet::Auth(p) => p.write_body(buf, v),
-        }
+        });
         Ok(())
     }
 

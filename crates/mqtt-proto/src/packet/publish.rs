@@ -211,7 +211,7 @@ impl Publish {
             buf.extend_from_slice(&id);
         }
         if version.is_v5() {
-            self.properties.write(buf);
+            super::wire::write_exact(buf, props_len, |w| self.properties.write(w));
         }
         buf.extend_from_slice(payload);
         Ok(())

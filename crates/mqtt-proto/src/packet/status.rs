@@ -3,9 +3,8 @@
 
 use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
-use super::wire::Reader;
+use super::wire::{Reader, Writer};
 use crate::{Error, PacketType, ProtocolVersion};
-use bytes::{BufMut, BytesMut};
 
 /// The body of a DISCONNECT or an AUTH.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -32,13 +31,13 @@ impl Status {
         )
     }
 
-    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
+    pub(super) fn write_body(&self, w: &mut Writer, version: ProtocolVersion) {
         if self.body_len(version).unwrap_or(0) == 0 {
             return;
         }
-        buf.put_u8(self.reason as u8);
+        w.u8(self.reason as u8);
         if !self.properties.is_empty() {
-            self.properties.write(buf);
+            self.properties.write(w);
         }
     }
 }

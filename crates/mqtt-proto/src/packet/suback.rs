@@ -3,10 +3,9 @@
 
 use super::properties::{Properties, PropertyContext};
 use super::reason::ReasonCode;
-use super::wire::Reader;
+use super::wire::{Reader, Writer};
 use crate::{Error, PacketType, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::{BufMut, BytesMut};
 
 /// The answer to a SUBSCRIBE or an UNSUBSCRIBE, one reason code per filter in
 /// the same order. A 3.1.1 UNSUBACK carries no codes, so decodes with none.
@@ -41,21 +40,16 @@ impl SubAck {
         })
     }
 
-    pub(super) fn write_body(
-        &self,
-        buf: &mut BytesMut,
-        kind: PacketType,
-        version: ProtocolVersion,
-    ) {
-        buf.put_u16(self.packet_id);
+    pub(super) fn write_body(&self, w: &mut Writer, kind: PacketType, version: ProtocolVersion) {
+        w.u16(self.packet_id);
         if version.is_v5() {
-            self.properties.write(buf);
+            self.properties.write(w);
             for code in &self.reason_codes {
-                buf.put_u8(*code as u8);
+                w.u8(*code as u8);
             }
         } else if kind == PacketType::SubAck {
             for code in &self.reason_codes {
-                buf.put_u8(code.to_v3_suback());
+                w.u8(code.to_v3_suback());
             }
         }
     }

@@ -1,10 +1,9 @@
 //! SUBSCRIBE (spec 3.8).
 
 use super::properties::{Properties, PropertyContext};
-use super::wire::{field_len, put_field, Reader};
+use super::wire::{field_len, Reader, Writer};
 use crate::{topic, ByteStr, Error, PacketType, ProtocolVersion, QoS};
 use alloc::vec::Vec;
-use bytes::{BufMut, BytesMut};
 
 /// When retained messages are sent for a new subscription (5.0 section 3.8.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -116,14 +115,14 @@ impl Subscribe {
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
-        buf.put_u16(self.packet_id);
+    pub(super) fn write_body(&self, w: &mut Writer, version: ProtocolVersion) {
+        w.u16(self.packet_id);
         if version.is_v5() {
-            self.properties.write(buf);
+            self.properties.write(w);
         }
         for s in &self.subscriptions {
-            put_field(buf, s.filter.as_bytes());
-            buf.put_u8(s.options_byte(version));
+            w.field(s.filter.as_bytes());
+            w.u8(s.options_byte(version));
         }
     }
 }

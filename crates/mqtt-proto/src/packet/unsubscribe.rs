@@ -1,10 +1,9 @@
 //! UNSUBSCRIBE (spec 3.10).
 
 use super::properties::{Properties, PropertyContext};
-use super::wire::{field_len, put_field, Reader};
+use super::wire::{field_len, Reader, Writer};
 use crate::{topic, ByteStr, Error, PacketType, ProtocolVersion};
 use alloc::vec::Vec;
-use bytes::{BufMut, BytesMut};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsubscribe {
@@ -49,13 +48,13 @@ impl Unsubscribe {
         Ok(len)
     }
 
-    pub(super) fn write_body(&self, buf: &mut BytesMut, version: ProtocolVersion) {
-        buf.put_u16(self.packet_id);
+    pub(super) fn write_body(&self, w: &mut Writer, version: ProtocolVersion) {
+        w.u16(self.packet_id);
         if version.is_v5() {
-            self.properties.write(buf);
+            self.properties.write(w);
         }
         for f in &self.filters {
-            put_field(buf, f.as_bytes());
+            w.field(f.as_bytes());
         }
     }
 }
