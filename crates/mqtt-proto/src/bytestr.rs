@@ -42,6 +42,18 @@ impl ByteStr {
         Ok(inline(bytes))
     }
 
+    /// [`ByteStr::check_and_inline`] for the first `len` bytes of `window`,
+    /// where `window` holds at least [`ByteStr::INLINE`] bytes.
+    pub(crate) fn check_and_inline_prefix(
+        window: &[u8],
+        len: usize,
+    ) -> Result<Option<Self>, Error> {
+        check(&window[..len])?;
+        Ok(inline_prefix(window, len))
+    }
+
+    pub(crate) const INLINE: usize = INLINE;
+
     /// `bytes` that [`ByteStr::check_and_inline`] accepted.
     pub(crate) fn shared_checked(bytes: Bytes) -> Self {
         ByteStr(Repr::Shared(bytes))
@@ -90,21 +102,64 @@ pub(crate) fn non_ascii_or_nul(word: u64) -> u64 {
     (word & HIGH) | has_zero_byte(word)
 }
 
-/// Whether `flag` is non-zero for any eight bytes of `bytes` (read as a
-/// little-endian word; the last, short word is padded with 'a's, which no
-/// flag here picks out).
+/// Whether `flag` is non-zero for any eight bytes of `bytes`, read as
+/// little-endian words. Every flag here judges each byte on its own, so the
+/// last, short word may repeat bytes: it is loaded with two overlapping
+/// loads rather than copied into a padded buffer, whose narrow stores and
+/// wide load stalled store forwarding (a third of decoding a SUBSCRIBE).
 pub(crate) fn any_word(bytes: &[u8], flag: impl Fn(u64) -> u64) -> bool {
     let mut chunks = bytes.chunks_exact(8);
     let mut found = 0u64;
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        found |= flag(u64::from_le_bytes(word));
+        found |= flag(word_at(chunk, 0));
     }
-    let mut tail = [b'a'; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    found |= flag(u64::from_le_bytes(tail));
+    found |= flag(last_word(bytes));
     found != 0
+}
+
+/// The eight bytes of `bytes` from `at` as a little-endian word.
+#[inline]
+pub(crate) fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// A word made only of bytes of `bytes`' last eight (all of them present),
+/// or of 'a's, which no flag picks out, when `bytes` is empty.
+#[inline]
+fn last_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let half = |at: usize| {
+        let mut half = [0u8; 4];
+        half.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(half))
+    };
+    match n {
+        8.. => word_at(bytes, n - 8),
+        4..8 => half(0) | half(n - 4) << 32,
+        1..4 => {
+            let (a, b, c) = (bytes[0], bytes[n / 2], bytes[n - 1]);
+            u64::from_le_bytes([a, b, c, a, a, a, a, a])
+        }
+        0 => ONES * u64::from(b'a'),
+    }
+}
+
+/// The first `len` bytes of `window` (already checked), which holds at
+/// least [`INLINE`], copied inline: one fixed-size copy instead of a
+/// `memcpy` call of `len` bytes. `None` if they do not fit.
+pub(crate) fn inline_prefix(window: &[u8], len: usize) -> Option<ByteStr> {
+    if len > INLINE {
+        return None;
+    }
+    let mut bytes = [0u8; INLINE];
+    bytes.copy_from_slice(&window[..INLINE]);
+    // The bytes past `len` are never read: `as_bytes` stops at `len`.
+    Some(ByteStr(Repr::Inline {
+        len: len as u8,
+        bytes,
+    }))
 }
 
 /// `bytes` (already checked) copied inline, if they fit.
@@ -227,5 +282,32 @@ mod tests {
             ByteStr::from_utf8(Bytes::from_static(b"\xff")),
             Err(Error::InvalidUtf8)
         );
+    }
+
+    #[test]
+    fn a_bad_byte_is_found_at_every_position_of_every_short_length() {
+        // The word-at-a-time check reads the tail with overlapping loads:
+        // each length and position takes a different path through it.
+        for len in 1..=24 {
+            for at in 0..len {
+                for (bad, error) in [(0u8, Error::NullCharacter), (0xff, Error::InvalidUtf8)] {
+                    let mut bytes = alloc::vec![b'x'; len];
+                    bytes[at] = bad;
+                    assert_eq!(check(&bytes), Err(error.clone()), "len {len} at {at}");
+                    // Seen through a window holding more (good) bytes after it.
+                    bytes.extend_from_slice(&[b'y'; INLINE]);
+                    let found = ByteStr::check_and_inline_prefix(&bytes, len).map(|_| ());
+                    assert_eq!(found, Err(error), "window, len {len} at {at}");
+                }
+            }
+            let good = alloc::vec![b'x'; len];
+            assert_eq!(check(&good), Ok(()));
+        }
+        assert_eq!(check(b""), Ok(()));
+        let window = b"sensors/a/+then the rest of the packet";
+        let short = ByteStr::check_and_inline_prefix(window, 11)
+            .expect("valid")
+            .expect("short");
+        assert_eq!(short, "sensors/a/+");
     }
 }

@@ -65,27 +65,49 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), Error> {
 }
 
 fn validate_plain_filter(filter: &str) -> Result<(), Error> {
-    if filter.is_empty() {
+    let bytes = filter.as_bytes();
+    if bytes.is_empty() {
         return Err(Error::EmptyTopic);
     }
-    let bytes = filter.as_bytes();
-    // One pass over the bytes (this runs for every filter of every
-    // SUBSCRIBE): no NUL, a wildcard must fill its level, '#' must be last.
-    let mut level_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            0 => return Err(Error::NullCharacter),
-            b'/' => level_start = i + 1,
-            b'+' | b'#' => {
-                let level_end = i + 1 == bytes.len() || bytes[i + 1] == b'/';
-                if i != level_start || !level_end || (b == b'#' && i + 1 != bytes.len()) {
-                    return Err(Error::InvalidWildcard);
-                }
-            }
-            _ => {}
+    // This runs for every filter of every SUBSCRIBE: only the bytes that can
+    // be wrong (NUL, '+', '#') are looked at, found eight at a time. A
+    // wildcard must fill its level, and '#' must be the last.
+    let mut from = 0;
+    while let Some(i) = next_filter_special(bytes, from) {
+        let b = bytes[i];
+        if b == 0 {
+            return Err(Error::NullCharacter);
         }
+        let last = i + 1 == bytes.len();
+        let starts_level = i == 0 || bytes[i - 1] == b'/';
+        let ends_level = last || bytes[i + 1] == b'/';
+        if !starts_level || !ends_level || (b == b'#' && !last) {
+            return Err(Error::InvalidWildcard);
+        }
+        from = i + 1;
     }
     Ok(())
+}
+
+/// The index of the first NUL, `+` or `#` in `bytes` at or after `from`.
+fn next_filter_special(bytes: &[u8], from: usize) -> Option<usize> {
+    use crate::bytestr::{has_zero_byte, word_at, ONES};
+    let mut at = from;
+    while at + 8 <= bytes.len() {
+        let word = word_at(bytes, at);
+        // The lowest flag bit of each test marks its first match exactly.
+        let flags = has_zero_byte(word)
+            | has_zero_byte(word ^ (ONES * u64::from(b'+')))
+            | has_zero_byte(word ^ (ONES * u64::from(b'#')));
+        if flags != 0 {
+            return Some(at + flags.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = bytes[at..]
+        .iter()
+        .position(|&b| matches!(b, 0 | b'+' | b'#'));
+    tail.map(|i| at + i)
 }
 
 /// Whether a valid `filter` matches a valid topic `name`.
@@ -179,6 +201,53 @@ mod tests {
             );
         }
         assert_eq!(validate_topic_filter(""), Err(Error::EmptyTopic));
+    }
+
+    /// The byte-by-byte rule the word-at-a-time validation must agree with.
+    fn filter_rule(bytes: &[u8]) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Err(Error::EmptyTopic);
+        }
+        let mut level_start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                0 => return Err(Error::NullCharacter),
+                b'/' => level_start = i + 1,
+                b'+' | b'#' => {
+                    let level_end = i + 1 == bytes.len() || bytes[i + 1] == b'/';
+                    if i != level_start || !level_end || (b == b'#' && i + 1 != bytes.len()) {
+                        return Err(Error::InvalidWildcard);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn filter_validation_agrees_with_the_rule_at_every_word_offset() {
+        let alphabet = [b'a', b'/', b'+', b'#', 0];
+        for len in 0..=6u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                let mut tail = alloc::vec::Vec::new();
+                for _ in 0..len {
+                    tail.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                // Prefixes move the tail across the eight-byte words.
+                for prefix in ["", "abc/", "abcdefg/", "abcdefghijkl/"] {
+                    let mut bytes = prefix.as_bytes().to_vec();
+                    bytes.extend_from_slice(&tail);
+                    let filter = core::str::from_utf8(&bytes).expect("ASCII");
+                    assert_eq!(
+                        validate_plain_filter(filter),
+                        filter_rule(&bytes),
+                        "{bytes:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -81,7 +81,12 @@ impl Reader {
         if self.body.len() < len {
             return Err(Error::UnexpectedEof);
         }
-        match ByteStr::check_and_inline(&self.body[..len])? {
+        let short = if self.body.len() >= ByteStr::INLINE {
+            ByteStr::check_and_inline_prefix(&self.body, len)?
+        } else {
+            ByteStr::check_and_inline(&self.body[..len])?
+        };
+        match short {
             Some(short) => {
                 self.body.advance(len);
                 Ok(short)
