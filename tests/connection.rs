@@ -235,23 +235,6 @@ async fn the_dashboard_connects_subscribes_and_charts_on_a_third_party_websocket
         WAIT,
     )
     .await?;
-    let cell = r#"[data-device="aedes"][data-metric="temperature"]"#;
-    eventually(WAIT, "a reading from Aedes", || async {
-        mosquitto_pub(
-            aedes.tcp,
-            &["-t", "sensors/aedes/temperature", "-m", "18.5"],
-        )
-        .await
-        .ok()?;
-        (b.text(cell).await.as_deref() == Some("18.5")).then_some(())
-    })
-    .await?;
-    eventually(WAIT, "the reading on the chart", || async {
-        b.series_pixels("temperature", (0, 114, 178))
-            .await
-            .ok()
-            .filter(|&n| n > 0)
-    })
-    .await?;
+    b.publish_until_charted(aedes.tcp, "aedes", "18.5").await?;
     Ok(())
 }

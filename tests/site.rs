@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use e2e::browser::WAIT;
-use e2e::{eventually, mosquitto_pub, workspace_root, Browser, TestBridge};
+use e2e::{eventually, workspace_root, Browser, TestBridge};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -71,25 +71,7 @@ async fn the_bridge_alone_serves_the_dashboard_mqtt_and_metrics() -> Result<()> 
     .await?;
     b.wait_for_text_containing(".status-url", &format!("ws://{http}/mqtt"), WAIT)
         .await?;
-    let cell = r#"[data-device="site"][data-metric="temperature"]"#;
-    eventually(WAIT, "a reading on the page", || async {
-        mosquitto_pub(
-            bridge.tcp,
-            &["-t", "sensors/site/temperature", "-m", "19.5"],
-        )
-        .await
-        .ok()?;
-        (b.text(cell).await.as_deref() == Some("19.5")).then_some(())
-    })
-    .await?;
-    // ... and charted: the first device's colour (theme::SERIES[0]) is drawn.
-    eventually(WAIT, "the reading on the chart", || async {
-        b.series_pixels("temperature", (0, 114, 178))
-            .await
-            .ok()
-            .filter(|&n| n > 0)
-    })
-    .await?;
+    b.publish_until_charted(bridge.tcp, "site", "19.5").await?;
 
     // The wasm goes gzipped to a client that accepts it, a third of its size.
     let wasm = std::fs::read_dir(workspace_root().join("dist"))?

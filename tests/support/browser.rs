@@ -176,7 +176,6 @@ impl Browser {
         Ok(out)
     }
 
-    /// The dashboard's link: `connecting`, `connected` or `reconnecting`.
     /// Pixels of the colour `rgb` on the canvas of the chart `chart`
     /// (`temperature`, `moisture`, `custom-1`, ...).
     pub async fn series_pixels(&self, chart: &str, rgb: (u8, u8, u8)) -> Result<u64> {
@@ -193,6 +192,36 @@ impl Browser {
         Ok(self.execute(&script).await?.as_u64().unwrap_or(0))
     }
 
+    /// Publishes `value` to `sensors/<device>/temperature` through the
+    /// broker at `tcp` (again, in case the page's subscription is not made
+    /// yet) until the device's card shows it, then waits for the first
+    /// device's colour (theme::SERIES[0]) on the temperature chart.
+    pub async fn publish_until_charted(
+        &self,
+        tcp: std::net::SocketAddr,
+        device: &str,
+        value: &str,
+    ) -> Result<()> {
+        let topic = format!("sensors/{device}/temperature");
+        let cell = format!(r#"[data-device="{device}"][data-metric="temperature"]"#);
+        eventually(WAIT, "a reading on the page", || async {
+            super::mosquitto_pub(tcp, &["-t", &topic, "-m", value])
+                .await
+                .ok()?;
+            (self.text(&cell).await.as_deref() == Some(value)).then_some(())
+        })
+        .await?;
+        eventually(WAIT, "the reading on the chart", || async {
+            self.series_pixels("temperature", (0, 114, 178))
+                .await
+                .ok()
+                .filter(|&n| n > 0)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The dashboard's link: `connecting`, `connected` or `reconnecting`.
     pub async fn link_state(&self) -> Option<String> {
         let state = self
             .execute("return document.querySelector('.status')?.dataset.state")
