@@ -132,12 +132,11 @@ pub enum ConfigError {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        Self::parse(&text, &shown)
+        load_text(
+            path,
+            |path, source| ConfigError::Read { path, source },
+            Self::parse,
+        )
     }
 
     /// Parses and checks `text`; `path` names it in errors.
@@ -256,6 +255,20 @@ impl FileConfig {
             .map(secs)
             .unwrap_or(base.connect_timeout);
         base
+    }
+}
+
+/// Reads the text file at `path` (the config file, a password or ACL file)
+/// and `parse`s it, naming the file as shown to the user in either error.
+pub fn load_text<T, E>(
+    path: &Path,
+    read_error: impl FnOnce(String, std::io::Error) -> E,
+    parse: impl FnOnce(&str, &str) -> Result<T, E>,
+) -> Result<T, E> {
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &shown),
+        Err(source) => Err(read_error(shown, source)),
     }
 }
 

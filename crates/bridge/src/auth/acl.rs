@@ -68,12 +68,11 @@ pub struct AclFile {
 
 impl AclFile {
     pub fn load(path: &std::path::Path) -> Result<AclFile, AclError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| AclError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        AclFile::parse(&text, &shown)
+        crate::config::load_text(
+            path,
+            |path, source| AclError::Read { path, source },
+            AclFile::parse,
+        )
     }
 
     pub fn parse(text: &str, path: &str) -> Result<AclFile, AclError> {

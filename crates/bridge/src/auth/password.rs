@@ -117,12 +117,11 @@ pub struct PasswordFile {
 
 impl PasswordFile {
     pub fn load(path: &Path) -> Result<PasswordFile, PasswordError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PasswordError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        PasswordFile::parse(&text, &shown)
+        crate::config::load_text(
+            path,
+            |path, source| PasswordError::Read { path, source },
+            PasswordFile::parse,
+        )
     }
 
     pub fn parse(text: &str, path: &str) -> Result<PasswordFile, PasswordError> {
