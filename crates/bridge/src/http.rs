@@ -44,11 +44,8 @@ impl Site {
     }
 
     /// The file's gzipped bytes, made on first request and again when it changes.
-    async fn gzipped(&self, path: &Path, body: &[u8]) -> Arc<Vec<u8>> {
-        let modified = tokio::fs::metadata(path)
-            .await
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+    fn gzipped(&self, file: &StaticFile) -> Arc<Vec<u8>> {
+        let (path, body, modified) = (&file.path, &file.body, file.modified);
         let cached = self
             .gzipped
             .lock()
@@ -144,10 +141,8 @@ pub async fn serve(stream: TcpStream, peer: String, shared: Shared, site: &Site)
             false,
         ),
         _ => match file(&site.root, path).await {
-            Some((full, kind, body)) if head.gzip && compressible(kind) => {
-                (200, kind, site.gzipped(&full, &body).await, true)
-            }
-            Some((_, kind, body)) => (200, kind, Arc::new(body), false),
+            Some(f) if head.gzip && compressible(f.kind) => (200, f.kind, site.gzipped(&f), true),
+            Some(f) => (200, f.kind, Arc::new(f.body), false),
             None => (404, "text/plain", text(b"not found\n"), false),
         },
     };
@@ -208,7 +203,16 @@ async fn respond(mut stream: TcpStream, status: u16, kind: &str, body: &[u8], gz
 
 /// A file under `root` for a request path (`/` is `index.html`); never
 /// outside it.
-async fn file(root: &Path, path: &str) -> Option<(PathBuf, &'static str, Vec<u8>)> {
+/// A file of the site, read whole.
+struct StaticFile {
+    path: PathBuf,
+    kind: &'static str,
+    body: Vec<u8>,
+    /// When the bytes read were last changed: the gzip cache's key.
+    modified: SystemTime,
+}
+
+async fn file(root: &Path, path: &str) -> Option<StaticFile> {
     let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() {
         "index.html"
@@ -223,8 +227,21 @@ async fn file(root: &Path, path: &str) -> Option<(PathBuf, &'static str, Vec<u8>
         return None;
     }
     let full = root.join(relative);
-    let body = tokio::fs::read(&full).await.ok()?;
-    Some((full.clone(), content_type(&full), body))
+    // The time comes from the handle the bytes are read from, so a file
+    // replaced in between cannot pair new bytes with an old time.
+    let mut handle = tokio::fs::File::open(&full).await.ok()?;
+    let metadata = handle.metadata().await.ok()?;
+    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut body = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    tokio::io::AsyncReadExt::read_to_end(&mut handle, &mut body)
+        .await
+        .ok()?;
+    Some(StaticFile {
+        kind: content_type(&full),
+        path: full,
+        body,
+        modified,
+    })
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -392,11 +409,11 @@ mod tests {
         std::fs::write(root.join("index.html"), "<html>").expect("write");
         std::fs::write(root.join("assets/app.wasm"), [0, 97, 115, 109]).expect("write");
         assert_eq!(
-            file(&root, "/").await.map(|f| f.1),
+            file(&root, "/").await.map(|f| f.kind),
             Some("text/html; charset=utf-8")
         );
         assert_eq!(
-            file(&root, "/assets/app.wasm").await.map(|f| f.1),
+            file(&root, "/assets/app.wasm").await.map(|f| f.kind),
             Some("application/wasm")
         );
         for escape in [
