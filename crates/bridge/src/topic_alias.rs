@@ -88,12 +88,9 @@ impl OutboundAliases {
 
 fn strip_alias(publish: &mut Publish) {
     if publish.topic_alias().is_some() {
-        publish.properties = publish
+        publish
             .properties
-            .iter()
-            .filter(|p| !matches!(p, Property::TopicAlias(_)))
-            .cloned()
-            .collect();
+            .retain(|p| !matches!(p, Property::TopicAlias(_)));
     }
 }
 

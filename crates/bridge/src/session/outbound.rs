@@ -114,10 +114,6 @@ impl Session {
 
 /// Replaces the Message Expiry Interval in `properties`.
 fn set_expiry(properties: &mut mqtt_proto::Properties, secs: u32) {
-    *properties = properties
-        .iter()
-        .filter(|p| !matches!(p, Property::MessageExpiryInterval(_)))
-        .cloned()
-        .chain([Property::MessageExpiryInterval(secs)])
-        .collect();
+    properties.retain(|p| !matches!(p, Property::MessageExpiryInterval(_)));
+    properties.push(Property::MessageExpiryInterval(secs));
 }

@@ -453,17 +453,14 @@ impl Forwarder<'_> {
 /// Properties that travel with a message across the link: not the ones
 /// each hop sets for itself (subscription identifiers, topic aliases).
 fn passed_on(publish: &Publish) -> mqtt_proto::Properties {
-    publish
-        .properties
-        .iter()
-        .filter(|p| {
-            !matches!(
-                p,
-                Property::SubscriptionIdentifier(_) | Property::TopicAlias(_)
-            )
-        })
-        .cloned()
-        .collect()
+    let mut properties = publish.properties.clone();
+    properties.retain(|p| {
+        !matches!(
+            p,
+            Property::SubscriptionIdentifier(_) | Property::TopicAlias(_)
+        )
+    });
+    properties
 }
 
 fn tls_connector(config: &UpstreamConfig) -> Result<tokio_rustls::TlsConnector, String> {

@@ -324,6 +324,18 @@ impl Properties {
         self
     }
 
+    /// Keeps only the properties `keep` accepts, in their order: what a
+    /// broker does to the properties it passes on (a topic alias or
+    /// subscription identifier belongs to one connection).
+    pub fn retain(&mut self, keep: impl FnMut(&Property) -> bool) {
+        if self.0.is_empty() {
+            return;
+        }
+        let mut list = core::mem::take(&mut self.0).into_vec();
+        list.retain(keep);
+        self.0 = list.into_boxed_slice();
+    }
+
     pub fn iter(&self) -> core::slice::Iter<'_, Property> {
         self.0.iter()
     }
@@ -431,6 +443,29 @@ mod tests {
     use super::*;
     use crate::ByteStr;
     use alloc::vec;
+
+    #[test]
+    fn retain_keeps_the_accepted_properties_in_order() {
+        let mut props = Properties::new()
+            .with(Property::TopicAlias(3))
+            .with(Property::UserProperty("a".into(), "1".into()))
+            .with(Property::SubscriptionIdentifier(7))
+            .with(Property::UserProperty("b".into(), "2".into()));
+        props.retain(|p| {
+            !matches!(
+                p,
+                Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)
+            )
+        });
+        assert_eq!(
+            props.user_properties().collect::<vec::Vec<_>>(),
+            [("a", "1"), ("b", "2")]
+        );
+        assert_eq!(props.len(), 2);
+        let mut empty = Properties::new();
+        empty.retain(|_| false);
+        assert!(empty.is_empty());
+    }
 
     /// One of each property, so a size table or a length computed apart
     /// from the writing cannot drift from what is written.
