@@ -202,6 +202,23 @@ qos = 1
     return results
 
 
+def cell(r, show):
+    """A table cell for the result `r` (rate, p50 us, p99 us, "got/sent"),
+    shown by `show`, noting messages lost; "failed" for a failed run."""
+    if r is None:
+        return "failed"
+    got, sent = r[3].split("/")
+    return show(r) + ("" if got == sent else f" ({r[3]})")
+
+
+def ratio(a, b):
+    return f"{a[0]/b[0]:.2f}x" if a and b and b[0] else "-"
+
+
+def rate(r):
+    return f"{r[0]/1000:.0f} k/s"
+
+
 def main():
     workdir = os.path.join(ROOT, "target", "bench-brokers")
     os.makedirs(workdir, exist_ok=True)
@@ -210,21 +227,14 @@ def main():
     print("| scenario | bridge | Mosquitto | rumqttd | vs Mosquitto | vs rumqttd |")
     print("| --- | --- | --- | --- | --- | --- |")
     for s in SCENARIOS:
-        cells, rates = [], []
-        for b in brokers:
-            r = runs[b][s]
-            cells.append("failed" if r is None else f"{r[0]/1000:.0f} k/s" + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
-            rates.append(None if r is None else r[0])
-        ratios = [f"{rates[0]/x:.2f}x" if rates[0] and x else "-" for x in rates[1:]]
-        print(f"| {NAMES[s]} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        row = [runs[b][s] for b in brokers]
+        cells = [cell(r, rate) for r in row] + [ratio(row[0], r) for r in row[1:]]
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + " |")
     print()
     print("| latency p50 / p99 (ms) | bridge | Mosquitto | rumqttd |")
     print("| --- | --- | --- | --- |")
     for s in SCENARIOS:
-        cells = []
-        for b in brokers:
-            r = runs[b][s]
-            cells.append("failed" if r is None else f"{r[1]/1000:.1f} / {r[2]/1000:.1f}")
+        cells = ["failed" if runs[b][s] is None else f"{runs[b][s][1]/1000:.1f} / {runs[b][s][2]/1000:.1f}" for b in brokers]
         print(f"| {NAMES[s]} | " + " | ".join(cells) + " |")
     print()
     print("| memory | bridge | Mosquitto | rumqttd |")
@@ -240,28 +250,18 @@ def main():
           "| bridge, in memory | Mosquitto, persistence on | fsync every ack vs Mosquitto |")
     print("| --- | --- | --- | --- | --- | --- |")
     for s in qos1:
-        cells, rates = [], []
-        for b in durable:
-            r = runs[b][s]
-            cells.append("failed" if r is None else f"{r[0]/1000:.0f} k/s, {r[2]/1000:.1f}"
-                         + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
-            rates.append(None if r is None else r[0])
-        ratio = f"{rates[0]/rates[3]:.2f}x" if rates[0] and rates[3] else "-"
-        print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio} |")
+        row = [runs[b][s] for b in durable]
+        cells = [cell(r, lambda r: f"{rate(r)}, {r[2]/1000:.1f}") for r in row]
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio(row[0], row[3])} |")
     print()
 
     forwarding = {b: measure_forwarding(b, workdir) for b in ["bridge", "mosquitto"]}
     print("| forwarding to an upstream Mosquitto (rate, p50 / p99 ms) | bridge [[upstream]] | Mosquitto bridge | vs Mosquitto |")
     print("| --- | --- | --- | --- |")
     for s in ["fan-in-0", "fan-in-1"]:
-        cells, rates = [], []
-        for b in ["bridge", "mosquitto"]:
-            r = forwarding[b][s]
-            cells.append("failed" if r is None else f"{r[0]/1000:.0f} k/s, {r[1]/1000:.1f} / {r[2]/1000:.1f}"
-                         + ("" if r[3].split("/")[0] == r[3].split("/")[1] else f" ({r[3]})"))
-            rates.append(None if r is None else r[0])
-        ratio = f"{rates[0]/rates[1]:.2f}x" if rates[0] and rates[1] else "-"
-        print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio} |")
+        row = [forwarding[b][s] for b in ["bridge", "mosquitto"]]
+        cells = [cell(r, lambda r: f"{rate(r)}, {r[1]/1000:.1f} / {r[2]/1000:.1f}") for r in row]
+        print(f"| {NAMES[s]} | " + " | ".join(cells) + f" | {ratio(row[0], row[1])} |")
 
 
 if __name__ == "__main__":
