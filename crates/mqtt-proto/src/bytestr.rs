@@ -304,7 +304,7 @@ mod tests {
             assert_eq!(check(&good), Ok(()));
         }
         assert_eq!(check(b""), Ok(()));
-        let window = b"sensors/a/+then the rest of the packet";
+        let window = b"sensors/a/+\x01then the rest of the packet";
         let short = ByteStr::check_and_inline_prefix(window, 11)
             .expect("valid")
             .expect("short");
