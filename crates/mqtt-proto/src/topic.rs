@@ -35,10 +35,14 @@ pub fn topic_name_from_bytes(bytes: &[u8]) -> Result<&str, Error> {
 
 /// Non-zero if any byte of `word` is at or above 0x80, NUL, `+` or `#`.
 fn suspect_bytes(word: u64) -> u64 {
+    crate::bytestr::non_ascii_or_nul(word) | wildcard_bytes(word)
+}
+
+/// Non-zero if any byte of `word` is `+` or `#`; the lowest set bit marks
+/// the first such byte exactly.
+fn wildcard_bytes(word: u64) -> u64 {
     use crate::bytestr::{has_zero_byte, ONES};
-    crate::bytestr::non_ascii_or_nul(word)
-        | has_zero_byte(word ^ (ONES * u64::from(b'+')))
-        | has_zero_byte(word ^ (ONES * u64::from(b'#')))
+    has_zero_byte(word ^ (ONES * u64::from(b'+'))) | has_zero_byte(word ^ (ONES * u64::from(b'#')))
 }
 
 /// `(group, filter)` of a shared subscription `$share/<group>/<filter>`
@@ -91,14 +95,12 @@ fn validate_plain_filter(filter: &str) -> Result<(), Error> {
 
 /// The index of the first NUL, `+` or `#` in `bytes` at or after `from`.
 fn next_filter_special(bytes: &[u8], from: usize) -> Option<usize> {
-    use crate::bytestr::{has_zero_byte, word_at, ONES};
+    use crate::bytestr::{has_zero_byte, word_at};
     let mut at = from;
     while at + 8 <= bytes.len() {
         let word = word_at(bytes, at);
         // The lowest flag bit of each test marks its first match exactly.
-        let flags = has_zero_byte(word)
-            | has_zero_byte(word ^ (ONES * u64::from(b'+')))
-            | has_zero_byte(word ^ (ONES * u64::from(b'#')));
+        let flags = has_zero_byte(word) | wildcard_bytes(word);
         if flags != 0 {
             return Some(at + flags.trailing_zeros() as usize / 8);
         }
