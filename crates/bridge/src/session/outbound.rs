@@ -112,8 +112,14 @@ impl Session {
     }
 }
 
-/// Replaces the Message Expiry Interval in `properties`.
+/// Replaces the Message Expiry Interval in `properties`, in one allocation
+/// (this runs for every delivery of an expiring message; `retain` and then
+/// `push` would reallocate twice).
 fn set_expiry(properties: &mut mqtt_proto::Properties, secs: u32) {
-    properties.retain(|p| !matches!(p, Property::MessageExpiryInterval(_)));
-    properties.push(Property::MessageExpiryInterval(secs));
+    *properties = properties
+        .iter()
+        .filter(|p| !matches!(p, Property::MessageExpiryInterval(_)))
+        .cloned()
+        .chain([Property::MessageExpiryInterval(secs)])
+        .collect();
 }
