@@ -499,6 +499,16 @@ async fn a_json_field_is_charted_with_stats_crosshair_windows_and_pause() -> Res
         .wait_for_text_containing(r#"[data-chart="custom-2"] .legend"#, "plant/b/flow", WAIT)
         .await?;
     assert!(text.contains("plant/a/flow\n3.5 l/min"), "{text}");
+    // One precision per line: a whole reading next to 3.5 reads 3.0.
+    mosquitto_pub(d.bridge.tcp, &["-t", "plant/a/flow", "-m", "3"]).await?;
+    let text = b
+        .wait_for_text_containing(
+            r#"[data-chart="custom-2"] .legend"#,
+            "plant/a/flow\n3.0 l/min\nmin 3.0 · max 3.5 · mean 3.25",
+            WAIT,
+        )
+        .await?;
+    assert!(text.contains("plant/b/flow\n4 l/min"), "{text}");
     b.type_into(".chart-filter", "plant/#/x").await?;
     b.click(".chart-form [type=submit]").await?;
     b.wait_for_text_containing(".chart-problem", "wildcard", WAIT)

@@ -237,15 +237,22 @@ pub fn ChartCard(
                 .into_iter()
                 .map(|(color, label, stats)| {
                     let (latest, detail) = match stats {
-                        Some(s) => (
-                            with_unit(s.latest, &unit),
-                            format!(
-                                "min {} · max {} · mean {}",
-                                fmt_value(s.min),
-                                fmt_value(s.max),
-                                fmt_value(s.mean)
-                            ),
-                        ),
+                        Some(s) => {
+                            let d = s.decimals();
+                            let latest = format!("{:.*}", d, s.latest);
+                            (
+                                if unit.is_empty() { latest } else { format!("{latest} {unit}") },
+                                format!(
+                                    "min {:.*} · max {:.*} · mean {:.*}",
+                                    d,
+                                    s.min,
+                                    d,
+                                    s.max,
+                                    s.mean_decimals(),
+                                    s.mean
+                                ),
+                            )
+                        }
                         None => ("–".to_owned(), "no data in window".to_owned()),
                     };
                     let name = label.clone();

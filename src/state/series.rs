@@ -64,6 +64,42 @@ pub struct Stats {
     pub count: usize,
 }
 
+impl Stats {
+    /// Decimals to show latest, min and max at: one precision for all three,
+    /// so a legend reads evenly (`min 16.0 · max 16.3`, not `min 16 · max
+    /// 16.3`), the most any of them needs.
+    pub fn decimals(&self) -> usize {
+        decimals_needed(self.latest)
+            .max(decimals_needed(self.min))
+            .max(decimals_needed(self.max))
+    }
+
+    /// Decimals for the mean: as many as the others, more if it has a
+    /// fraction they lack (whole 20 and 25 average to 22.5, not 23).
+    pub fn mean_decimals(&self) -> usize {
+        self.decimals().max(decimals_needed(self.mean))
+    }
+}
+
+/// Decimals `v` needs at the precision its size deserves (none from 1000,
+/// one from 10, two below), trailing zeros dropped: 24.0 needs none, 16.30
+/// one, 0.57 two.
+pub fn decimals_needed(v: f64) -> usize {
+    let mut places = if v.abs() >= 1000.0 {
+        0
+    } else if v.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let mut scaled = (v * 10f64.powi(places as i32)).round();
+    while places > 0 && scaled % 10.0 == 0.0 {
+        scaled /= 10.0;
+        places -= 1;
+    }
+    places
+}
+
 impl TimeSeries {
     /// Oldest sample's time.
     pub fn first_time(&self) -> Option<f64> {
@@ -164,6 +200,33 @@ mod tests {
         assert_eq!(st.mean, 7.0);
         assert_eq!(s.stats(5.0, 9.0), None);
         assert_eq!(s.first_time(), Some(1.0));
+    }
+
+    fn stats_of(values: &[f64]) -> Stats {
+        let mut s = TimeSeries::new(100);
+        for (t, &v) in values.iter().enumerate() {
+            s.push(t as f64, v);
+        }
+        s.stats(0.0, f64::MAX).expect("samples")
+    }
+
+    #[test]
+    fn one_precision_per_window() {
+        assert_eq!(decimals_needed(24.0), 0);
+        assert_eq!(decimals_needed(16.3), 1);
+        assert_eq!(decimals_needed(16.04), 0, "16.0 at one decimal");
+        assert_eq!(decimals_needed(0.57), 2);
+        assert_eq!(decimals_needed(-3.5), 1);
+        assert_eq!(decimals_needed(1234.5), 0);
+        // The most any of latest, min and max needs, for all three.
+        let temp = stats_of(&[16.0, 16.3]);
+        assert_eq!((temp.decimals(), temp.mean_decimals()), (1, 1));
+        assert_eq!(stats_of(&[0.25, 2.0]).decimals(), 2);
+        // Whole values stay whole; their mean shows a fraction it has.
+        let counts = stats_of(&[20.0, 25.0]);
+        assert_eq!((counts.decimals(), counts.mean_decimals()), (0, 1));
+        let even = stats_of(&[20.0, 24.0]);
+        assert_eq!((even.decimals(), even.mean_decimals()), (0, 0));
     }
 
     #[test]
