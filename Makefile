@@ -4,7 +4,7 @@ TOOLS ?= $(HOME)/.cache/mqtt-dashboard-tools
 export PATH := $(HOME)/.cargo/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 export CARGO_TERM_QUIET ?= false
 
-.PHONY: run test bench setup setup-test dist lint screenshot
+.PHONY: run test bench size setup setup-test dist lint screenshot
 
 setup:
 	@scripts/setup.sh run
@@ -28,6 +28,10 @@ test: setup-test
 # Benchmarks, each printed beside its peer from the same run (BENCHMARKS.md).
 bench: setup-test
 	@scripts/bench.sh
+
+# The dashboard's transfer size and each group of panels' share (BENCHMARKS.md).
+size: setup-test
+	@scripts/size-by-panel.py
 
 # scripts/screenshot.sh against a running `make run`.
 screenshot:
