@@ -108,5 +108,28 @@ async fn connects_through_a_proxy_that_drops_the_subprotocol() -> Result<()> {
             WAIT,
         )
         .await?;
+
+    // At phone width a long topic in the log is cut at its start, so its
+    // last levels (what tells rows apart) stay in view.
+    let topic = "lab/phone/a-rather-long-level/and-another-long-one/humidity";
+    mosquitto_pub(dashboard.bridge.tcp, &["-t", topic, "-m", "57"]).await?;
+    let shown = eventually(WAIT, "the long topic's row", || async {
+        let script = format!(
+            r#"const cell = [...document.querySelectorAll('.log-row .log-topic')]
+                 .find(e => e.title === '{topic}');
+               if (!cell) return null;
+               const text = cell.querySelector('bdi').getBoundingClientRect();
+               const box = cell.getBoundingClientRect();
+               return [text.left < box.left - 20, Math.abs(text.right - box.right) < 2];"#
+        );
+        let v = dashboard.browser.execute(&script).await.ok()?;
+        (!v.is_null()).then_some(v)
+    })
+    .await?;
+    assert_eq!(
+        shown,
+        serde_json::json!([true, true]),
+        "cut at the start, end in view"
+    );
     dashboard.close().await
 }

@@ -255,7 +255,9 @@ pub fn MessageLogPanel(
             >
                 <span class="log-bar" style:background-color=text(|r| r.color.clone())></span>
                 <span class="log-time">{text(|r| r.time.clone())}</span>
-                <span class="log-topic" title=text(|r| r.topic.clone())>{text(|r| r.topic.clone())}</span>
+                // At phone width a long topic is cut at its start (CSS); the
+                // <bdi> keeps the topic itself left to right.
+                <span class="log-topic" title=text(|r| r.topic.clone())><bdi>{text(|r| r.topic.clone())}</bdi></span>
                 <span class="log-payload">{text(|r| r.payload.clone())}</span>
                 <span class="log-marks">
                     <span class="badge qos">{text(|r| format!("Q{}", r.qos))}</span>
