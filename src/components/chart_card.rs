@@ -65,11 +65,11 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-fn with_unit(v: f64, unit: &str) -> String {
+fn with_unit(value: String, unit: &str) -> String {
     if unit.is_empty() {
-        fmt_value(v)
+        value
     } else {
-        format!("{} {unit}", fmt_value(v))
+        format!("{value} {unit}")
     }
 }
 
@@ -203,7 +203,7 @@ pub fn ChartCard(
                                 <div class="tooltip-row">
                                     <span class="swatch" style:background-color=css(series_color(color))></span>
                                     <span class="tooltip-label">{label}</span>
-                                    <span class="tooltip-value">{with_unit(v, &unit)}</span>
+                                    <span class="tooltip-value">{with_unit(fmt_value(v), &unit)}</span>
                                 </div>
                             }
                         })
@@ -239,9 +239,8 @@ pub fn ChartCard(
                     let (latest, detail) = match stats {
                         Some(s) => {
                             let d = s.decimals();
-                            let latest = format!("{:.*}", d, s.latest);
                             (
-                                if unit.is_empty() { latest } else { format!("{latest} {unit}") },
+                                with_unit(format!("{:.*}", d, s.latest), &unit),
                                 format!(
                                     "min {:.*} · max {:.*} · mean {:.*}",
                                     d,

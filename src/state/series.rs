@@ -84,7 +84,7 @@ impl Stats {
 /// Decimals `v` needs at the precision its size deserves (none from 1000,
 /// one from 10, two below), trailing zeros dropped: 24.0 needs none, 16.30
 /// one, 0.57 two.
-pub fn decimals_needed(v: f64) -> usize {
+fn decimals_needed(v: f64) -> usize {
     let mut places = if v.abs() >= 1000.0 {
         0
     } else if v.abs() >= 10.0 {
