@@ -1,5 +1,5 @@
 use crate::state::charts::ago_label;
-use crate::state::{ChartWindow, TimeSeries};
+use crate::state::{fmt_value, ChartWindow, TimeSeries};
 use crate::theme::{chart_palette, css, series_color};
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -47,22 +47,6 @@ struct PlotGeometry {
     right: f64,
     since: f64,
     until: f64,
-}
-
-/// A value with the precision a reading deserves: `1234`, `24.9`, `0.57`.
-fn fmt_value(v: f64) -> String {
-    let text = if v.abs() >= 1000.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
-    }
 }
 
 fn with_unit(value: String, unit: &str) -> String {

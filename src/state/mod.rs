@@ -20,7 +20,7 @@ pub use publish_options::PublishProperties;
 pub use rules::{RuleBook, RuleSpec};
 pub use sensors::{Metric, Presence, SensorStore, STATUS_FILTER};
 pub use sent::{SentLog, SentMessage};
-pub use series::{Stats, TimeSeries};
+pub use series::{fmt_value, Stats, TimeSeries};
 pub use settings::{ConnectionSettings, Profiles, WillSettings};
 pub use subscriptions::{SubscriptionEntry, SubscriptionList, SubscriptionStatus};
 pub use topic_tree::{TopicTree, TreeRow};

@@ -81,23 +81,28 @@ impl Stats {
     }
 }
 
-/// Decimals `v` needs at the precision its size deserves (none from 1000,
-/// one from 10, two below), trailing zeros dropped: 24.0 needs none, 16.30
-/// one, 0.57 two.
-fn decimals_needed(v: f64) -> usize {
-    let mut places = if v.abs() >= 1000.0 {
-        0
+/// A value with the precision a reading deserves, trailing zeros dropped:
+/// none from 1000, one from 10, two below (`1234`, `24.9`, `0.57`, `16`).
+pub fn fmt_value(v: f64) -> String {
+    let text = if v.abs() >= 1000.0 {
+        format!("{v:.0}")
     } else if v.abs() >= 10.0 {
-        1
+        format!("{v:.1}")
     } else {
-        2
+        format!("{v:.2}")
     };
-    let mut scaled = (v * 10f64.powi(places as i32)).round();
-    while places > 0 && scaled % 10.0 == 0.0 {
-        scaled /= 10.0;
-        places -= 1;
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
     }
-    places
+}
+
+/// Decimals [`fmt_value`] shows `v` with: 24.0 none, 16.30 one, 0.57 two.
+fn decimals_needed(v: f64) -> usize {
+    fmt_value(v)
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len())
 }
 
 impl TimeSeries {
